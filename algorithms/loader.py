@@ -1,0 +1,279 @@
+"""Load algorithm definitions from YAML and reject bad ones with `file:line: rule`.
+
+Structure is checked by the pydantic schema; this module adds the rules that need the whole
+definition: every named state, trigger, task kind, body type, template and ladder exists, every
+state is reachable, every non-final state has a way out, and guards only read declared fields.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import ValidationError
+
+from .definition import ANY, NON_FINAL, SAME, Definition
+from .schema import BODY_TYPES, TEMPLATES, AlgorithmSpec, Guard, NotifySpec, TaskSpec
+from .yaml_lines import LocatedYaml, YamlSyntaxError, load_located
+
+ALGORITHMS_DIR = Path(__file__).parent
+COMMON_FILE = ALGORITHMS_DIR / "common.yaml"
+CASE_BUILTINS = {"state", "outcome", "region", "critical"}
+SPECIAL_ACTORS = {"system", "any_bound"}
+SPECIAL_RECIPIENTS = {"all_bound", "assignee", "assignee.parent"}
+
+
+class DefinitionError(ValueError):
+    """A definition broke one or more rules; each problem reads `file:line: rule`."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def content_hash(raw: dict[str, Any]) -> str:
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def load_common(path: Path = COMMON_FILE) -> LocatedYaml:
+    return load_located(path)
+
+
+def _merge_common(doc: LocatedYaml, common: LocatedYaml, problems: list[str]) -> dict[str, Any]:
+    data = copy.deepcopy(doc.data)
+    for section in ("ladders", "task_kinds", "triggers"):
+        mine = data.setdefault(section, {}) or {}
+        for name, value in (common.data.get(section) or {}).items():
+            if name in mine:
+                problems.append(f"{doc.where((section, name))}: {section[:-1]} {name!r} is defined in "
+                                f"{common.file} and may not be redefined")
+                continue
+            mine[name] = copy.deepcopy(value)
+        data[section] = mine
+    return data
+
+
+def load_definition(path: str | Path, common: LocatedYaml | None = None,
+                    overrides: dict[str, dict[str, int]] | None = None) -> Definition:
+    """Load and check one definition file. `overrides` maps `task_kind -> deadline rule` for this
+    algorithm (deployment settings); they become part of the pinned content hash."""
+    try:
+        doc = load_located(path)
+        common = common or load_common()
+    except YamlSyntaxError as exc:
+        raise DefinitionError([str(exc)]) from None
+    if not isinstance(doc.data, dict):
+        raise DefinitionError([f"{doc.file}:1: a definition must be a mapping"])
+    problems: list[str] = []
+    data = _merge_common(doc, common, problems)
+    common_triggers = frozenset((common.data.get("triggers") or {}).keys())
+    if overrides:
+        _apply_overrides(data, overrides, doc, problems)
+    try:
+        spec = AlgorithmSpec.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "Deadline", "Guard", "list[", "str", "literal"))))
+            problems.append(f"{_where(doc, common, loc, common_triggers)}: {'.'.join(map(str, loc))}: {err['msg']}")
+        raise DefinitionError(problems) from None
+    definition = Definition(spec=spec, content_hash=content_hash(data), file=doc.file,
+                            common_triggers=common_triggers, raw=data)
+    problems.extend(_check(definition, doc, common))
+    if problems:
+        raise DefinitionError(problems)
+    return definition
+
+
+def _where(doc: LocatedYaml, common: LocatedYaml, path: tuple, common_triggers: frozenset[str]) -> str:
+    if len(path) >= 2 and path[0] == "triggers" and path[1] in common_triggers and path not in doc.lines:
+        return common.where(path)
+    return doc.where(path)
+
+
+def _apply_overrides(data: dict, overrides: dict[str, dict[str, int]], doc: LocatedYaml, problems: list[str]) -> None:
+    found = set()
+
+    def visit(tasks: list[dict]) -> None:
+        for task in tasks or []:
+            if task.get("kind") in overrides:
+                task["deadline"] = dict(overrides[task["kind"]])
+                task["source"] = f"deployment override (was: {task.get('source', 'suggested default')})"
+                found.add(task["kind"])
+
+    for state in (data.get("states") or {}).values():
+        visit(state.get("tasks"))
+        visit([t["open_task"] for t in state.get("timers") or [] if t.get("open_task")])
+    for trig in (data.get("triggers") or {}).values():
+        visit(trig.get("opens"))
+    for kind in set(overrides) - found:
+        problems.append(f"{doc.file}:1: deadline override for unknown task kind {kind!r}")
+
+
+# ---------------------------------------------------------------- whole-definition rules
+
+def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
+    problems: list[str] = []
+    spec = d.spec
+    states = set(spec.states)
+    roles = set(spec.roles)
+    body_like = set(BODY_TYPES) | roles
+    kinds = set(spec.task_kinds)
+    ladders = set(spec.ladders)
+    launch_fields = {k for k, f in spec.launch.data.items() if f.type != "child"}
+    recorded = {f for t in spec.triggers.values() for f in t.record}
+    case_fields = launch_fields | recorded | CASE_BUILTINS
+    timer_names = set(d.timers_by_name)
+
+    def at(path: tuple) -> str:
+        return _where(doc, common, path, d.common_triggers)
+
+    def check_kind(kind: str, path: tuple) -> None:
+        if kind not in kinds and not (":" in kind and kind.split(":", 1)[0] + ":*" in kinds):
+            problems.append(f"{at(path)}: unknown task kind {kind!r} (declare it under task_kinds)")
+
+    def check_state(name: str, path: tuple, allow: Iterable[str] = ()) -> None:
+        if name not in states and name not in allow:
+            problems.append(f"{at(path)}: unknown state {name!r}")
+
+    def check_guard(guard: Guard | None, path: tuple, data_fields: set[str]) -> None:
+        if guard is None:
+            return
+        if guard.field:
+            scope, _, name = guard.field.partition(".")
+            known = case_fields if scope == "case" else data_fields
+            if name not in known:
+                problems.append(f"{at(path)}: guard on undeclared field {guard.field!r}")
+        for i, sub in enumerate(guard.all or []):
+            check_guard(sub, path + ("all", i), data_fields)
+        for i, sub in enumerate(guard.any or []):
+            check_guard(sub, path + ("any", i), data_fields)
+        check_guard(guard.not_, path + ("not",), data_fields)
+        for trig in guard.entered_by or []:
+            if trig != "launch" and trig not in spec.triggers:
+                problems.append(f"{at(path)}: entered_by names unknown trigger {trig!r}")
+
+    def check_body(body: str, path: tuple) -> None:
+        if body not in body_like:
+            problems.append(f"{at(path)}: unknown body type {body!r}")
+
+    def check_task(task: TaskSpec, path: tuple, data_fields: set[str]) -> None:
+        check_kind(task.kind, path + ("kind",))
+        if "{" not in task.body:
+            check_body(task.body, path + ("body",))
+        if task.ladder not in ladders and task.ladder != "none":
+            problems.append(f"{at(path + ('ladder',))}: unknown ladder {task.ladder!r}")
+        check_guard(task.when, path + ("when",), data_fields)
+        for i, dl in enumerate(task.deadlines()):
+            check_guard(dl.when, path + ("deadline", i, "when"), data_fields)
+
+    def check_notify(items: list[NotifySpec], path: tuple, data_fields: set[str]) -> None:
+        for i, n in enumerate(items):
+            if n.template not in TEMPLATES:
+                problems.append(f"{at(path + (i, 'template'))}: unknown template {n.template!r}")
+            for j, to in enumerate(n.to):
+                base = to[:-len(".parent")] if to.endswith(".parent") else to
+                if to not in SPECIAL_RECIPIENTS and base not in body_like:
+                    problems.append(f"{at(path + (i, 'to', j))}: unknown body type {to!r}")
+            check_guard(n.when, path + (i, "when"), data_fields)
+
+    # launch
+    for i, actor in enumerate(spec.launch.actors):
+        if actor not in body_like | {"system"}:
+            problems.append(f"{at(('launch', 'actors', i))}: unknown body type {actor!r}")
+    if spec.launch.initial:
+        check_state(spec.launch.initial, ("launch", "initial"))
+    for i, route in enumerate(spec.launch.routes):
+        check_state(route.to, ("launch", "routes", i, "to"))
+        check_guard(route.when, ("launch", "routes", i, "when"), launch_fields)
+    check_notify(spec.launch.notify, ("launch", "notify"), launch_fields)
+    for i, name in enumerate(spec.launch.unique):
+        if name not in launch_fields:
+            problems.append(f"{at(('launch', 'unique', i))}: unique names undeclared field {name!r}")
+
+    # states
+    for name, st in spec.states.items():
+        for i, task in enumerate(st.tasks):
+            check_task(task, ("states", name, "tasks", i), set())
+        for i, timer in enumerate(st.timers):
+            path = ("states", name, "timers", i)
+            if timer.fire:
+                trig = spec.triggers.get(timer.fire)
+                if trig is None:
+                    problems.append(f"{at(path + ('fire',))}: unknown trigger {timer.fire!r}")
+                elif "system" not in trig.actors:
+                    problems.append(f"{at(path + ('fire',))}: trigger {timer.fire!r} fired by a timer must list actor 'system'")
+            if timer.open_task:
+                check_task(timer.open_task, path + ("open_task",), set())
+        check_notify(st.notify, ("states", name, "notify"), set())
+
+    # triggers
+    for name, trig in spec.triggers.items():
+        path = ("triggers", name)
+        fields = set(trig.data)
+        for i, actor in enumerate(trig.actors):
+            if actor not in body_like | SPECIAL_ACTORS:
+                problems.append(f"{at(path + ('actors', i))}: unknown body type {actor!r}")
+        for i, tr in enumerate(trig.transitions):
+            for src in tr.sources():
+                check_state(src, path + ("transitions", i, "from"), allow=(NON_FINAL, ANY))
+            for ex in tr.except_:
+                check_state(ex, path + ("transitions", i, "except"))
+            check_state(tr.to, path + ("transitions", i, "to"), allow=(SAME,))
+            check_guard(tr.when, path + ("transitions", i, "when"), fields)
+            if tr.outcome is not None and tr.outcome not in spec.outcomes:
+                problems.append(f"{at(path + ('transitions', i, 'outcome'))}: unknown outcome {tr.outcome!r} (declare it under outcomes)")
+            if tr.to in d.final_states and tr.outcome is None:
+                problems.append(f"{at(path + ('transitions', i, 'to'))}: a transition into final state {tr.to!r} needs an outcome")
+        check_guard(trig.guard, path + ("guard",), fields)
+        if trig.completes != "all":
+            for i, kind in enumerate(trig.completes):
+                check_kind(kind, path + ("completes", i))
+        for key in ("cancels", "reopens"):
+            for i, kind in enumerate(getattr(trig, key)):
+                check_kind(kind, path + (key, i))
+        for i, timer in enumerate(trig.restarts_timers):
+            if timer not in timer_names:
+                problems.append(f"{at(path + ('restarts_timers', i))}: unknown timer {timer!r}")
+        for i, task in enumerate(trig.opens):
+            check_task(task, path + ("opens", i), fields)
+        check_notify(trig.notify, path + ("notify",), fields)
+        for i, sp in enumerate(trig.spawn):
+            check_guard(sp.when, path + ("spawn", i, "when"), fields)
+            for j, (target, src) in enumerate(sp.copy_.items()):
+                scope, _, fname = src.partition(".")
+                if (scope == "case" and fname not in case_fields) or (scope == "data" and fname not in fields) or scope not in ("case", "data"):
+                    problems.append(f"{at(path + ('spawn', i, 'copy', target))}: copy from undeclared field {src!r}")
+        for i, fname in enumerate(trig.record):
+            if fname not in fields:
+                problems.append(f"{at(path + ('record', i))}: record names undeclared field {fname!r}")
+
+    problems.extend(_check_graph(d, at))
+    return problems
+
+
+def _check_graph(d: Definition, at) -> list[str]:
+    """Every state reachable from launch; every non-final state has an own way out."""
+    problems: list[str] = []
+    spec = d.spec
+    start = {spec.launch.initial} if spec.launch.initial else {r.to for r in spec.launch.routes}
+    start.discard(None)
+    reachable, frontier = set(start), list(start)
+    while frontier:
+        state = frontier.pop()
+        for edges in d.edges.values():
+            for e in edges:
+                if e.source == state and e.dest != SAME and e.dest not in reachable:
+                    reachable.add(e.dest)
+                    frontier.append(e.dest)
+    for name in spec.states:
+        if name not in reachable:
+            problems.append(f"{at(('states', name))}: unreachable state {name!r} (no launch route or transition leads to it)")
+    for name in d.non_final_states:
+        own_exit = any(e.source == name and e.dest not in (SAME, name)
+                       for trig, edges in d.edges.items() if trig not in d.common_triggers for e in edges)
+        if not own_exit:
+            problems.append(f"{at(('states', name))}: non-final state {name!r} has no way out")
+    return problems

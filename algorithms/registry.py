@@ -1,0 +1,90 @@
+"""All algorithm definitions known to a deployment, by id and version."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from .definition import Definition
+from .loader import ALGORITHMS_DIR, DefinitionError, load_common, load_definition
+
+DEFINITION_GLOB = "*.v*.yaml"
+
+
+class UnknownAlgorithm(KeyError):
+    pass
+
+
+class Registry:
+    def __init__(self, definitions: Iterable[Definition]):
+        self._by_key: dict[tuple[str, int], Definition] = {}
+        for d in definitions:
+            if d.key in self._by_key:
+                raise DefinitionError([f"{d.file}:1: {d.id} version {d.version} is also defined in {self._by_key[d.key].file}"])
+            self._by_key[d.key] = d
+        self._check_spawns()
+
+    @classmethod
+    def load(cls, dirs: Iterable[str | Path] = (), include_shipped: bool = True,
+             overrides_file: str | Path | None = None) -> "Registry":
+        """Load the shipped definitions plus any in `dirs`. Deadline overrides come from
+        `overrides_file` or the QORGAU_DEADLINE_OVERRIDES setting (YAML: `algorithm: {task: rule}`)."""
+        overrides = _load_overrides(overrides_file or os.environ.get("QORGAU_DEADLINE_OVERRIDES"))
+        common = load_common()
+        paths: list[Path] = []
+        if include_shipped:
+            paths.extend(sorted(ALGORITHMS_DIR.glob(DEFINITION_GLOB)))
+        for d in dirs:
+            paths.extend(sorted(Path(d).glob(DEFINITION_GLOB)))
+        problems: list[str] = []
+        defs: list[Definition] = []
+        for p in paths:
+            try:
+                algorithm_id = p.name.split(".v", 1)[0]
+                defs.append(load_definition(p, common, overrides.get(algorithm_id)))
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise DefinitionError(problems)
+        return cls(defs)
+
+    def _check_spawns(self) -> None:
+        problems = []
+        for d in self._by_key.values():
+            for name, trig in d.spec.triggers.items():
+                for sp in trig.spawn:
+                    if not any(k[0] == sp.algorithm for k in self._by_key):
+                        problems.append(f"{d.file}:1: trigger {name!r} spawns unknown algorithm {sp.algorithm!r}")
+        if problems:
+            raise DefinitionError(problems)
+
+    def get(self, algorithm: str, version: int | None = None) -> Definition:
+        if version is None:
+            return self.latest(algorithm)
+        try:
+            return self._by_key[(algorithm, int(version))]
+        except KeyError:
+            raise UnknownAlgorithm(f"unknown algorithm {algorithm!r} version {version}") from None
+
+    def latest(self, algorithm: str) -> Definition:
+        versions = [k[1] for k in self._by_key if k[0] == algorithm]
+        if not versions:
+            raise UnknownAlgorithm(f"unknown algorithm {algorithm!r}; known: {', '.join(self.ids())}")
+        return self._by_key[(algorithm, max(versions))]
+
+    def ids(self) -> list[str]:
+        return sorted({k[0] for k in self._by_key})
+
+    def __iter__(self):
+        return iter(self._by_key.values())
+
+
+def _load_overrides(path: str | Path | None) -> dict[str, dict[str, dict[str, int]]]:
+    if not path:
+        return {}
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise DefinitionError([f"{path}:1: deadline overrides must map algorithm -> task kind -> rule"])
+    return data

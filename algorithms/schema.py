@@ -1,0 +1,295 @@
+"""The shape of an algorithm definition (one YAML file per algorithm and version).
+
+These pydantic models check structure and vocabulary; `loader.py` adds the checks that need the
+whole definition (unknown states, unreachable states, guards on undeclared fields) and reports every
+problem as `file:line: rule`.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEADLINE_UNITS = ("hours", "working_days", "days", "months", "day_of_next_month")
+TEMPLATES = (
+    "case_opened", "task_assigned", "reminder", "overdue", "escalation",
+    "escalation_critical", "decision", "case_transferred", "case_closed", "report_due",
+)
+BODY_TYPES = (
+    "school", "education_department", "guardianship", "police", "health", "psych_center",
+    "social_services", "kdn", "consilium", "interagency_group", "hotline", "akimat",
+    "ministry_education", "ministry_health", "ministry_interior", "ministry_labour",
+    "government_office", "republic_body",
+)
+REPUBLIC_TYPES = ("ministry_education", "ministry_health", "ministry_interior", "ministry_labour",
+                  "government_office")
+FIELD_TYPES = ("string", "text", "bool", "int", "enum", "list", "object_list", "body_id",
+               "case_ref", "region", "child", "date")
+ERROR_CODES = ("unknown_case", "unknown_trigger", "invalid_transition", "forbidden",
+               "invalid_data", "guard_failed", "conflict")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Titles(Strict):
+    kk: str
+    ru: str
+    en: str
+
+
+class Deadline(Strict):
+    """Exactly one rule of the spec's deadline table, e.g. `{working_days: 3}`."""
+    hours: int | None = Field(None, ge=0)
+    working_days: int | None = Field(None, ge=0)
+    days: int | None = Field(None, ge=0)
+    months: int | None = Field(None, ge=0)
+    day_of_next_month: int | None = Field(None, ge=1, le=31)
+    when: "Guard | None" = None
+
+    @model_validator(mode="after")
+    def _exactly_one_rule(self) -> "Deadline":
+        set_units = [u for u in DEADLINE_UNITS if getattr(self, u) is not None]
+        if len(set_units) != 1:
+            raise ValueError(
+                f"a deadline needs exactly one of {', '.join(DEADLINE_UNITS)}; got {set_units or 'none'}")
+        return self
+
+    @property
+    def unit(self) -> str:
+        return next(u for u in DEADLINE_UNITS if getattr(self, u) is not None)
+
+    @property
+    def amount(self) -> int:
+        return getattr(self, self.unit)
+
+    def rule(self) -> dict[str, int]:
+        return {self.unit: self.amount}
+
+
+class Guard(Strict):
+    """A declarative condition. One form per guard:
+    `{field, equals|not_equals|in|not_in|gt|gte|lt|lte|is_set}`, `{all: [...]}`, `{any: [...]}`,
+    `{not: guard}`, `{elapsed_in_state: {at_least|at_most: deadline}}`,
+    `{elapsed_since_closed: {...}}`, `{task_open: "kind"}`, `{entered_by: [trigger|launch]}`.
+    `field` is `case.NAME` (case data, or state/outcome/region) or `data.NAME` (the trigger's data)."""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    field: str | None = None
+    equals: Any = None
+    not_equals: Any = None
+    in_: list[Any] | None = Field(None, alias="in")
+    not_in: list[Any] | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    is_set: bool | None = None
+    all: list["Guard"] | None = None
+    any: list["Guard"] | None = None
+    not_: "Guard | None" = Field(None, alias="not")
+    elapsed_in_state: "Elapsed | None" = None
+    elapsed_since_closed: "Elapsed | None" = None
+    task_open: str | None = None
+    entered_by: list[str] | None = None
+    message: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _remember_equals_none(cls, raw: Any) -> Any:
+        # `equals: null` is a legal comparison; remember that it was written.
+        if isinstance(raw, dict) and "equals" in raw and raw["equals"] is None:
+            raw = {**raw, "is_set": False}
+            raw.pop("equals")
+        return raw
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Guard":
+        ops = [k for k in ("equals", "not_equals", "in_", "not_in", "gt", "gte", "lt", "lte", "is_set")
+               if getattr(self, k) is not None]
+        forms = [k for k in ("all", "any", "not_", "elapsed_in_state", "elapsed_since_closed",
+                             "task_open", "entered_by") if getattr(self, k) is not None]
+        if self.field is not None:
+            if len(ops) != 1 or forms:
+                raise ValueError("a field guard needs exactly one comparison "
+                                 "(equals, not_equals, in, not_in, gt, gte, lt, lte, is_set)")
+            if not (self.field.startswith("case.") or self.field.startswith("data.")):
+                raise ValueError(f"guard field {self.field!r} must start with 'case.' or 'data.'")
+        elif len(forms) != 1 or ops:
+            raise ValueError("a guard needs `field` with one comparison, or exactly one of "
+                             "all, any, not, elapsed_in_state, elapsed_since_closed, task_open, entered_by")
+        return self
+
+
+class Elapsed(Strict):
+    at_least: Deadline | None = None
+    at_most: Deadline | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> "Elapsed":
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("elapsed needs exactly one of at_least, at_most")
+        return self
+
+
+class FieldSpec(Strict):
+    type: Literal[FIELD_TYPES]  # type: ignore[valid-type]
+    required: bool = False
+    title: Titles | None = None
+    help: Titles | None = None
+    values: list[str] | None = None
+    max_length: int | None = None
+    min: int | None = None
+    max: int | None = None
+    non_empty: bool = False
+    body_type: str | None = None
+    items: dict[str, "FieldSpec"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FieldSpec":
+        if self.type == "enum" and not self.values:
+            raise ValueError("an enum field needs `values`")
+        if self.type == "object_list" and not self.items:
+            raise ValueError("an object_list field needs `items`")
+        return self
+
+
+class TaskSpec(Strict):
+    kind: str
+    body: str
+    deadline: Deadline | list[Deadline]
+    ladder: str = "standard"
+    persistent: bool = False
+    when: Guard | None = None
+    source: str | None = None
+
+    def deadlines(self) -> list[Deadline]:
+        return self.deadline if isinstance(self.deadline, list) else [self.deadline]
+
+
+class NotifySpec(Strict):
+    template: str
+    to: list[str]
+    when: Guard | None = None
+    source: str | None = None
+
+
+class TimerSpec(Strict):
+    name: str
+    after: Deadline
+    fire: str | None = None
+    open_task: TaskSpec | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> "TimerSpec":
+        if (self.fire is None) == (self.open_task is None):
+            raise ValueError("a timer needs exactly one of `fire` (a trigger) or `open_task`")
+        return self
+
+
+class StateSpec(Strict):
+    title: Titles
+    final: bool = False
+    tasks: list[TaskSpec] = []
+    timers: list[TimerSpec] = []
+    notify: list[NotifySpec] = []
+    source: str | None = None
+
+
+class TransitionSpec(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: str | list[str] = Field(alias="from")
+    to: str
+    when: Guard | None = None
+    outcome: str | None = None
+    except_: list[str] = Field([], alias="except")
+    source: str | None = None
+
+    def sources(self) -> list[str]:
+        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+
+class SpawnSpec(Strict):
+    algorithm: str
+    when: Guard | None = None
+    data: dict[str, Any] = {}
+    copy_: dict[str, str] = Field({}, alias="copy")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TriggerSpec(Strict):
+    title: Titles
+    actors: list[str]
+    data: dict[str, FieldSpec] = {}
+    transitions: list[TransitionSpec]
+    guard: Guard | None = None
+    completes: list[str] | Literal["all"] = []
+    cancels: list[str] = []
+    reopens: list[str] = []
+    restarts_timers: list[str] = []
+    opens: list[TaskSpec] = []
+    notify: list[NotifySpec] = []
+    spawn: list[SpawnSpec] = []
+    record: list[str] = []
+    effect: Literal["transfer", "link"] | None = None
+    source: str | None = None
+
+
+class LaunchSpec(Strict):
+    actors: list[str]
+    data: dict[str, FieldSpec]
+    initial: str | None = None
+    routes: list[TransitionSpec] = []
+    notify: list[NotifySpec] = []
+    unique: list[str] = []
+
+    @model_validator(mode="after")
+    def _initial_or_routes(self) -> "LaunchSpec":
+        if (self.initial is None) == (not self.routes):
+            raise ValueError("launch needs exactly one of `initial` (a state) or `routes`")
+        return self
+
+
+class LadderStep(Strict):
+    step: Literal["reminder", "overdue", "escalation", "critical"]
+    at: Any
+    ensure_completion: Deadline | None = None
+
+
+class LadderSpec(Strict):
+    steps: list[LadderStep]
+    source: str | None = None
+
+
+class TaskKindSpec(Strict):
+    title: Titles
+    description: Titles | None = None
+
+
+class AlgorithmSpec(Strict):
+    """One algorithm at one version, as written in its YAML file (plus `common.yaml`)."""
+    id: str
+    version: int = Field(ge=1)
+    title: Titles
+    reference_prefix: str = Field(pattern=r"^[A-Z]{2,4}$")
+    sources: list[str] = []
+    roles: dict[str, Titles] = {}
+    launch: LaunchSpec
+    task_kinds: dict[str, TaskKindSpec]
+    states: dict[str, StateSpec]
+    outcomes: dict[str, Titles] = {}
+    triggers: dict[str, TriggerSpec]
+    ladders: dict[str, LadderSpec] = {}
+
+    @field_validator("states")
+    @classmethod
+    def _has_final(cls, states: dict[str, StateSpec]) -> dict[str, StateSpec]:
+        if not any(s.final for s in states.values()):
+            raise ValueError("an algorithm needs at least one final state")
+        return states
+
+
+Guard.model_rebuild()
+Deadline.model_rebuild()
+FieldSpec.model_rebuild()
