@@ -1,0 +1,70 @@
+"""Connections to the case store: SQLite (embedded, WAL) by default, PostgreSQL in production.
+The schema is created and upgraded by the Alembic migrations in `states/migrations/`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+DEFAULT_URL = "sqlite:///var/qorgau.sqlite"
+
+
+def database_url() -> str:
+    """The configured store: QORGAU_DATABASE_URL, or an SQLite file under ./var."""
+    return os.environ.get("QORGAU_DATABASE_URL", DEFAULT_URL)
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, echo)
+    return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+
+
+def _sqlite_engine(url: str, echo: bool) -> Engine:
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    if not memory:
+        path = url.split("///", 1)[1]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, echo=echo,
+        connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed event survives a power cut, which an audit history must.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn) -> None:
+        # Take the write lock at BEGIN so two writers queue instead of failing on upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if engine is not None:
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the store's schema to the newest migration."""
+    command.upgrade(alembic_config(engine), "head")

@@ -1,0 +1,341 @@
+"""The engine: `launch` a case and `fire` a trigger on it, each in one database transaction.
+
+Checks run in this order, and the first that fails rejects the call with its spec error code and
+writes nothing: unknown_case, conflict (stale version), unknown_trigger, invalid_transition,
+forbidden, invalid_data, guard_failed.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import Connection, Engine as DbEngine, insert, select
+from sqlalchemy.exc import IntegrityError
+from transitions import MachineError
+
+from algorithms.definition import Definition
+from algorithms.registry import Registry, UnknownAlgorithm
+from algorithms.schema import TriggerSpec
+
+from . import tables as T
+from .binding import bind
+from .clock import as_utc, iso, utcnow
+from .errors import DefinitionChanged, RuleViolation
+from .guards import holds
+from .machines import choose_edge
+from .payloads import validate_payload
+from .unit_of_work import CaseChange, CaseRecord, Services
+
+log = logging.getLogger("qorgau.engine")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a successful launch or fire returns."""
+    ref: str
+    state: str
+    version: int
+    outcome: str | None = None
+    spawned: tuple[str, ...] = ()
+
+
+class Engine:
+    def __init__(self, db: DbEngine, services: Services):
+        self.db, self.svc = db, services
+        # Called with the case reference after each commit (best effort, never fails a transition):
+        # the Prefect runtime hooks delivery in here.
+        self.after_commit: list[Callable[[str], None]] = []
+
+    @property
+    def registry(self) -> Registry:
+        return self.svc.registry
+
+    # ------------------------------------------------------------------ definitions
+    def pin_definitions(self, now: datetime | None = None) -> None:
+        """Record each definition's content hash on first use; a changed one under a used version
+        is refused (publish it as a new version instead)."""
+        now = as_utc(now or utcnow())
+        with self.db.begin() as conn:
+            pinned = {(r.algorithm, r.version): r.content_hash for r in conn.execute(select(T.definitions))}
+            for d in self.registry:
+                known = pinned.get(d.key)
+                if known is None:
+                    conn.execute(insert(T.definitions).values(algorithm=d.id, version=d.version,
+                                                              content_hash=d.content_hash, first_used_at=now))
+                elif known != d.content_hash:
+                    raise DefinitionChanged(
+                        f"{d.file}: {d.id} version {d.version} differs from the definition already in use "
+                        f"(pinned {known[:12]}, loaded {d.content_hash[:12]}); publish the change as version "
+                        f"{d.version + 1}")
+
+    def definition_for(self, case: CaseRecord) -> Definition:
+        d = self.registry.get(case.algorithm, case.algorithm_version)
+        if d.content_hash != case.definition_hash:
+            raise DefinitionChanged(f"case {case.ref} is pinned to {case.algorithm} v{case.algorithm_version} "
+                                    f"with hash {case.definition_hash[:12]}, but the loaded one is {d.content_hash[:12]}")
+        return d
+
+    # ------------------------------------------------------------------ reading
+    def load_case(self, conn: Connection, ref: str, *, lock: bool = False) -> CaseRecord:
+        q = select(T.cases).where(T.cases.c.ref == ref)
+        if lock and conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = conn.execute(q).first()
+        if row is None:
+            raise RuleViolation("unknown_case", f"no case with reference {ref!r}", field="case")
+        return CaseRecord.from_row(row)
+
+    def case(self, ref: str) -> CaseRecord:
+        with self.db.connect() as conn:
+            return self.load_case(conn, ref)
+
+    # ------------------------------------------------------------------ launch
+    def launch(self, algorithm: str, region: str, actor: str, data: dict[str, Any] | None = None, *,
+               now: datetime | None = None, version: int | None = None) -> Outcome:
+        """Open a new case; returns its reference."""
+        now = as_utc(now or utcnow())
+        with self.db.begin() as conn:
+            result = self._launch(conn, algorithm, region, actor, data or {}, now, version)
+        self._announce(result.ref)
+        return result
+
+    def _launch(self, conn: Connection, algorithm: str, region: str, actor: str, data: dict[str, Any],
+                now: datetime, version: int | None, spawned_from: CaseRecord | None = None,
+                subject_id: str | None = None) -> Outcome:
+        try:
+            d = self.registry.get(algorithm, version)
+        except UnknownAlgorithm as exc:
+            raise RuleViolation("invalid_data", str(exc.args[0]), field="algorithm") from None
+        spec = d.spec
+        if region not in self.svc.directory.regions:
+            raise RuleViolation("invalid_data", f"unknown region {region!r}; use an ISO 3166-2:KZ code such as KZ-75",
+                                field="region")
+        if spawned_from is None:
+            self._authorize_launch(d, region, actor)
+        payload = validate_payload((d.id, d.version, d.content_hash), "launch", spec.launch.data, data)
+        self._check_references(conn, spec.launch.data, payload)
+        child = payload.pop("child", None)
+        school = payload.pop("school", None)
+        bindings = bind(self.svc.directory, region, school)
+        bindings.update(self._role_bindings(d, region, payload))
+        if child is not None:
+            subject_id = str(uuid.uuid4())
+            conn.execute(insert(T.subjects).values(id=subject_id, payload=child, created_at=now))
+        unique_key = None
+        if spec.launch.unique:
+            unique_key = d.id + "|" + "|".join(f"{k}={bindings.get(k, payload.get(k))}" for k in spec.launch.unique)
+            if conn.execute(select(T.cases.c.ref).where(T.cases.c.unique_key == unique_key)).first():
+                raise RuleViolation("conflict", f"a {d.id} case for {', '.join(spec.launch.unique)} already exists")
+        record = CaseRecord(
+            id=None, ref="", algorithm=d.id, algorithm_version=d.version, definition_hash=d.content_hash,
+            region=region, state="", state_entered_at=now, entered_by="launch", outcome=None, critical=False,
+            version=0, task_seq=0, subject_id=subject_id, data=payload, bindings=bindings, unique_key=unique_key,
+            created_at=now, updated_at=now, closed_at=None, head_hash="")
+        change = CaseChange(conn, self.svc, d, record, now, loaded_version=0)
+        first = self._launch_state(d, change)
+        try:
+            record.id = conn.execute(insert(T.cases).values(
+                ref=f"tmp-{uuid.uuid4()}", algorithm=d.id, algorithm_version=d.version,
+                definition_hash=d.content_hash, region=region, state=first, state_entered_at=now,
+                entered_by="launch", outcome=None, critical=False, version=0, task_seq=0, subject_id=subject_id,
+                data=payload, bindings=bindings, unique_key=unique_key, created_at=now, updated_at=now,
+                head_hash="")).inserted_primary_key[0]
+        except IntegrityError:
+            raise RuleViolation("conflict", f"a {d.id} case for {', '.join(spec.launch.unique)} already exists") from None
+        record.ref = f"{spec.reference_prefix}-{region.split('-')[1]}-{record.id:06d}"
+        conn.execute(T.cases.update().where(T.cases.c.id == record.id).values(ref=record.ref))
+        change.enter_state(first, "launch")
+        for n in spec.launch.notify:
+            if n.when is None or holds(n.when, change.guard_context(payload)):
+                change.notify(n.template, n.to)
+        change.effects["bindings"] = bindings
+        if subject_id:
+            change.effects["subject"] = subject_id
+        if spawned_from is not None:
+            change.effects["spawned_from"] = spawned_from.ref
+        change.write_event(actor, "launch", {"region": region, **payload}, None)
+        return Outcome(record.ref, record.state, record.version)
+
+    def _launch_state(self, d: Definition, change: CaseChange) -> str:
+        if d.spec.launch.initial:
+            return d.spec.launch.initial
+        ctx = change.guard_context(change.case.data)
+        for route in d.spec.launch.routes:
+            if holds(route.when, ctx):
+                return route.to
+        raise RuleViolation("guard_failed", "no launch route matches: " + "; ".join(ctx.failures))
+
+    def _role_bindings(self, d: Definition, region: str, payload: dict[str, Any]) -> dict[str, str]:
+        """Algorithm-declared roles (e.g. plan-reporting's `executor`) bound from launch data."""
+        return {}
+
+    def _authorize_launch(self, d: Definition, region: str, actor: str) -> None:
+        allowed = d.spec.launch.actors
+        if actor == "system":
+            if "system" in allowed:
+                return
+            raise RuleViolation("forbidden", f"{d.id} cannot be launched by the system")
+        body = self.svc.directory.find(actor)
+        if body is None:
+            raise RuleViolation("forbidden", f"unknown body {actor!r}", field="actor")
+        if body.type in allowed and (body.region in (None, region)):
+            return
+        directory = self.svc.directory
+        for body_type in allowed:
+            if body_type in ("system",) or body_type in d.spec.roles:
+                continue
+            try:
+                target = directory.region_body(region, body_type)
+            except Exception:
+                continue
+            if directory.is_supervisor(body.id, target.id):
+                return
+        raise RuleViolation("forbidden", f"{body.id} ({body.type}) may not launch {d.id} in {region}; "
+                                         f"allowed: {', '.join(allowed)} of that region or their supervisors")
+
+    # ------------------------------------------------------------------ fire
+    def fire(self, ref: str, trigger: str, actor: str, data: dict[str, Any] | None = None, *,
+             now: datetime | None = None, expected_version: int | None = None) -> Outcome:
+        """Fire `trigger` on case `ref` as body `actor`; all or nothing."""
+        now = as_utc(now or utcnow())
+        with self.db.begin() as conn:
+            case = self.load_case(conn, ref, lock=True)
+            if expected_version is not None and case.version != expected_version:
+                raise RuleViolation("conflict", f"case {ref} is at version {case.version}, "
+                                                f"not {expected_version}; read it again")
+            result = self.apply_trigger(conn, case, trigger, actor, data, now)
+        self._announce(ref)
+        return result
+
+    def apply_trigger(self, conn: Connection, case: CaseRecord, trigger: str, actor: str,
+                      data: dict[str, Any] | None, now: datetime, extra_effects: dict | None = None) -> Outcome:
+        d = self.definition_for(case)
+        trig = d.trigger(trigger)
+        if trig is None:
+            raise RuleViolation("unknown_trigger", f"{d.id} has no trigger {trigger!r}", field="trigger")
+        if not d.edges_from(trigger, case.state):
+            sources = sorted({e.source for e in d.edges[trigger]})
+            raise RuleViolation("invalid_transition", f"{trigger!r} is not allowed in state {case.state!r} "
+                                                      f"(allowed in: {', '.join(sources)})")
+        self._authorize(d, trig, case, actor, trigger)
+        payload = validate_payload((d.id, d.version, d.content_hash), trigger, trig.data, data)
+        self._check_references(conn, trig.data, payload, case)
+        change = CaseChange(conn, self.svc, d, case, now)
+        change.trigger_data = payload
+        ctx = change.guard_context(payload)
+        if not holds(trig.guard, ctx):
+            raise RuleViolation("guard_failed", f"{trigger!r} requires {'; '.join(ctx.failures)}")
+        try:
+            edge = choose_edge(d, case.state, trigger, ctx)
+        except MachineError:  # pragma: no cover - edges_from already checked the state
+            raise RuleViolation("invalid_transition", f"{trigger!r} is not allowed in state {case.state!r}") from None
+        if edge is None:
+            raise RuleViolation("guard_failed", f"no transition of {trigger!r} applies: " + "; ".join(ctx.failures))
+        from_state = case.state
+        if extra_effects:
+            change.effects.update(extra_effects)
+        for name in trig.record:
+            if name in payload:
+                case.data = {**case.data, name: payload[name]}
+        if trig.completes:
+            change.complete(trig.completes)
+        if trig.cancels:
+            change.cancel_kinds(trig.cancels)
+        if edge.internal:
+            for kind in trig.reopens:
+                spec = d.task_spec(kind)
+                if spec is not None:
+                    change.open_from_spec(spec, case.state)
+            if trig.restarts_timers:
+                change.restart_timers(trig.restarts_timers)
+        else:
+            change.leave_state(from_state)
+            change.enter_state(edge.dest, trigger, edge.spec.outcome)
+        if trig.effect == "transfer":
+            from .cross_cutting import transfer
+            transfer(change, payload)
+        elif trig.effect == "link":
+            from .cross_cutting import link
+            link(self, change, payload, actor)
+        for task_spec in trig.opens:
+            change.open_from_spec(task_spec, None)
+        for n in trig.notify:
+            if n.when is None or holds(n.when, change.guard_context(payload)):
+                change.notify(n.template, n.to)
+        spawned = self._spawn(conn, d, trig, change, payload, actor, now)
+        change.write_event(actor, trigger, payload, from_state)
+        return Outcome(case.ref, case.state, case.version, case.outcome, tuple(spawned))
+
+    def _spawn(self, conn, d: Definition, trig: TriggerSpec, change: CaseChange, payload: dict[str, Any],
+               actor: str, now: datetime) -> list[str]:
+        refs: list[str] = []
+        case = change.case
+        for sp in trig.spawn:
+            if sp.when is not None and not holds(sp.when, change.guard_context(payload)):
+                continue
+            data = dict(sp.data)
+            for target, source in sp.copy_.items():
+                scope, _, name = source.partition(".")
+                value = (case.data if scope == "case" else payload).get(name)
+                if value is not None:
+                    data[target] = value
+            child = self._launch(conn, sp.algorithm, case.region, actor, data, now, None,
+                                 spawned_from=case, subject_id=case.subject_id)
+            child_id = conn.execute(select(T.cases.c.id).where(T.cases.c.ref == child.ref)).scalar_one()
+            conn.execute(insert(T.case_links), [
+                {"case_id": case.id, "other_case_id": child_id, "relation": "spawned", "created_at": now},
+                {"case_id": child_id, "other_case_id": case.id, "relation": "spawned_from", "created_at": now}])
+            change._effect("spawned").append({"ref": child.ref, "algorithm": sp.algorithm})
+            refs.append(child.ref)
+        return refs
+
+    # ------------------------------------------------------------------ checks
+    def _authorize(self, d: Definition, trig: TriggerSpec, case: CaseRecord, actor: str, trigger: str) -> None:
+        directory = self.svc.directory
+        if actor == "system":
+            if "system" in trig.actors:
+                return
+            raise RuleViolation("forbidden", f"{trigger!r} cannot be fired by the system", field="actor")
+        body = directory.find(actor)
+        if body is None:
+            raise RuleViolation("forbidden", f"unknown body {actor!r}", field="actor")
+        roles = list(case.bindings) if "any_bound" in trig.actors else trig.actors
+        from .recipients import bound_body
+        for role in roles:
+            bound = bound_body(role, case.bindings, directory) if role != "system" else None
+            if bound is None:
+                continue
+            if bound == actor or directory.is_supervisor(actor, bound):
+                return
+        raise RuleViolation("forbidden", f"{actor} ({body.type}) may not fire {trigger!r} on {case.ref}: allowed are "
+                                         f"the case's {', '.join(trig.actors)} and their supervisors", field="actor")
+
+    def _check_references(self, conn: Connection, fields, payload: dict[str, Any], case: CaseRecord | None = None) -> None:
+        """Fields that name a body, a region or a case must name one that exists."""
+        directory = self.svc.directory
+        for name, spec in fields.items():
+            value = payload.get(name)
+            if value is None:
+                continue
+            if spec.type == "region" and value not in directory.regions:
+                raise RuleViolation("invalid_data", f"field {name!r}: unknown region {value!r}", field=name)
+            if spec.type == "body_id":
+                body = directory.find(value)
+                if body is None or (spec.body_type and body.type != spec.body_type):
+                    raise RuleViolation("invalid_data", f"field {name!r}: {value!r} is not a "
+                                                        f"{spec.body_type or 'body'} in the directory", field=name)
+            if spec.type == "case_ref":
+                if case is not None and value == case.ref:
+                    raise RuleViolation("invalid_data", f"field {name!r}: a case cannot refer to itself", field=name)
+                if conn.execute(select(T.cases.c.id).where(T.cases.c.ref == value)).first() is None:
+                    raise RuleViolation("invalid_data", f"field {name!r}: no case with reference {value!r}", field=name)
+
+    def _announce(self, ref: str) -> None:
+        for hook in self.after_commit:
+            try:
+                hook(ref)
+            except Exception:  # best effort: delivery has its own schedule as a safety net
+                log.warning("after-commit hook failed for %s", ref, exc_info=True)

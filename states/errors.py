@@ -1,0 +1,24 @@
+"""Errors as values: a rejected trigger carries the spec's code, the rule broken and the field."""
+from __future__ import annotations
+
+ERROR_CODES = ("unknown_case", "unknown_trigger", "invalid_transition", "forbidden",
+               "invalid_data", "guard_failed", "conflict")
+
+
+class RuleViolation(Exception):
+    """A launch or trigger was rejected; nothing was written."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        assert code in ERROR_CODES, code
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.field = code, message, field
+
+    def as_dict(self) -> dict:
+        out = {"code": self.code, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+class DefinitionChanged(RuntimeError):
+    """A definition's content differs from the one pinned for its version: publish a new version."""

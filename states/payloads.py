@@ -1,0 +1,115 @@
+"""Pydantic models built from a definition's field declarations, one per trigger and one for launch.
+A payload that fails them is rejected with `invalid_data` naming the field and the rule."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+
+from algorithms.schema import FieldSpec
+
+from .errors import RuleViolation
+
+_IIN_LIKE = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+class ChildData(BaseModel):
+    """The child's personal data: kept in the subject store, never in a history or a message."""
+    model_config = ConfigDict(extra="forbid")
+    birth_date: date
+    sex: Literal["female", "male"]
+    iin: str | None = None
+    given_name: str | None = Field(None, max_length=100)
+    family_name: str | None = Field(None, max_length=100)
+    address: str | None = Field(None, max_length=300)
+
+    @field_validator("iin")
+    @classmethod
+    def _iin_check_digit(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from .iin import validate_iin
+        return validate_iin(value)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _free_text(max_length: int | None):
+    def check(value: str) -> str:
+        value = value.strip()
+        if _IIN_LIKE.search(value):
+            raise ValueError("must not contain personal data (a 12-digit number looks like an IIN)")
+        return value
+    return check
+
+
+def _annotation(name: str, spec: FieldSpec) -> tuple[Any, Any]:
+    t = spec.type
+    if t == "bool":
+        ann: Any = bool
+        kw: dict[str, Any] = {}
+    elif t == "int":
+        ann, kw = int, {"ge": spec.min, "le": spec.max}
+    elif t == "enum":
+        ann, kw = Literal[tuple(spec.values)], {}  # type: ignore[misc]
+    elif t == "list":
+        ann, kw = list[str], {"min_length": 1 if spec.non_empty else None}
+    elif t == "object_list":
+        item = build_model(f"{name}_item", spec.items or {})
+        ann, kw = list[item], {"min_length": 1 if spec.non_empty else None}  # type: ignore[valid-type]
+    elif t == "child":
+        ann, kw = ChildData, {}
+    elif t == "date":
+        ann, kw = date, {}
+    else:  # string, text, body_id, case_ref, region
+        ann = str
+        kw = {"max_length": spec.max_length or (2000 if t == "text" else 500),
+              "min_length": 1 if spec.required else None}
+    kw = {k: v for k, v in kw.items() if v is not None}
+    if spec.required:
+        return ann, Field(..., **kw)
+    return ann | None, Field(None, **kw)
+
+
+def build_model(name: str, fields: dict[str, FieldSpec]) -> type[BaseModel]:
+    definitions = {fname: _annotation(fname, spec) for fname, spec in fields.items()}
+    validators = {}
+    for fname, spec in fields.items():
+        if spec.type in ("string", "text"):
+            validators[f"_clean_{fname}"] = field_validator(fname)(_free_text(spec.max_length))
+    return create_model(name, __base__=_Strict, __validators__=validators, **definitions)
+
+
+def validate_payload(definition_key: tuple[str, int, str], scope: str,
+                     fields: dict[str, FieldSpec], data: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate `data` for a trigger (scope = trigger name) or launch; returns JSON-ready values."""
+    if data is not None and not isinstance(data, dict):
+        raise RuleViolation("invalid_data", "data must be a mapping of field names to values", field="data")
+    model = _model_cache(definition_key, scope, fields)
+    try:
+        obj = model.model_validate(data or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "data"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field (allowed: {', '.join(fields) or 'none'})"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        raise RuleViolation("invalid_data", f"field {loc!r}: {msg}", field=loc) from None
+    return obj.model_dump(mode="json", exclude_none=True)
+
+
+_MODELS: dict[tuple, type[BaseModel]] = {}
+
+
+def _model_cache(key: tuple, scope: str, fields: dict[str, FieldSpec]) -> type[BaseModel]:
+    cache_key = (key, scope)
+    model = _MODELS.get(cache_key)
+    if model is None:
+        model = _MODELS[cache_key] = build_model(f"{key[0]}_{scope}".replace("-", "_"), fields)
+    return model

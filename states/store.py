@@ -1,0 +1,47 @@
+"""Open the case store and the engine over it, with the shipped or configured data."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from sqlalchemy import Engine as DbEngine, delete, insert, select
+
+from algorithms.registry import Registry
+
+from . import tables as T
+from .calendar import Calendar
+from .db import make_engine, migrate
+from .directory import Directory
+from .engine import Engine
+from .unit_of_work import Services
+
+
+def open_engine(url: str | None = None, *, db: DbEngine | None = None, registry: Registry | None = None,
+                directory: Directory | None = None, calendar: Calendar | None = None,
+                definition_dirs: Iterable[str | Path] = (), run_migrations: bool = True) -> Engine:
+    """An engine on `url` (default: QORGAU_DATABASE_URL or the embedded SQLite file), migrated,
+    with the bodies directory mirrored into the store and definitions pinned."""
+    db = db or make_engine(url)
+    if run_migrations:
+        migrate(db)
+    services = Services(registry=registry or Registry.load(definition_dirs),
+                        directory=directory or Directory.load(),
+                        calendar=calendar or Calendar.load())
+    engine = Engine(db, services)
+    sync_bodies(db, services.directory)
+    engine.pin_definitions()
+    return engine
+
+
+def sync_bodies(db: DbEngine, directory: Directory) -> None:
+    """Mirror the directory into the `bodies` table (tokens and reports join on it)."""
+    rows = [{"id": b.id, "type": b.type, "region": b.region, "parent_id": b.parent, "code": b.code,
+             "name": dict(b.name), "language": b.language, "channels": list(b.channels)}
+            for b in directory.bodies()]
+    with db.begin() as conn:
+        existing = {r.id for r in conn.execute(select(T.bodies.c.id))}
+        wanted = {r["id"] for r in rows}
+        if existing == wanted:
+            return
+        conn.execute(delete(T.bodies))
+        conn.execute(insert(T.bodies), rows)

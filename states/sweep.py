@@ -1,0 +1,154 @@
+"""The sweep: take every escalation step and state timer due by `now`, in time order, in batches.
+
+Each step is one history event (actor `system`) recording both when it was due and when it was
+taken. Safe to run twice at once: on PostgreSQL a step row is claimed with FOR UPDATE SKIP LOCKED,
+on SQLite writers queue on the database lock; either way a step already `done` is never redone.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select, update
+
+from . import tables as T
+from .clock import as_utc, iso, utcnow
+from .errors import RuleViolation
+from .unit_of_work import CaseChange
+
+log = logging.getLogger("qorgau.sweep")
+
+
+@dataclass
+class SweepReport:
+    processed: int = 0
+    failed: list[int] = field(default_factory=list)
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def next_due(engine, after: datetime | None = None) -> datetime | None:
+    """When the earliest pending step falls due (the simulator's clock jumps there)."""
+    with engine.db.connect() as conn:
+        return conn.execute(select(func.min(T.steps.c.due_at)).where(T.steps.c.status == "pending")).scalar()
+
+
+def sweep(engine, now: datetime | None = None, batch_size: int = 500) -> SweepReport:
+    """Process every pending step with `due_at <= now`, oldest first."""
+    now = as_utc(now or utcnow())
+    report = SweepReport()
+    skip: set[int] = set()
+    while True:
+        try:
+            with engine.db.begin() as conn:
+                rows = _claim(conn, now, batch_size, skip)
+                if not rows:
+                    break
+                for row in rows:
+                    _take(engine, conn, row, now, report)
+        except Exception:
+            # Isolate the bad step: redo this batch one step per transaction.
+            log.warning("sweep batch failed; retrying its steps one by one", exc_info=True)
+            if not _one_by_one(engine, now, batch_size, skip, report):
+                break
+    return report
+
+
+def _claim(conn: Connection, now: datetime, limit: int, skip: set[int]):
+    q = (select(T.steps).where(T.steps.c.status == "pending", T.steps.c.due_at <= now)
+         .order_by(T.steps.c.due_at, T.steps.c.id).limit(limit))
+    if skip:
+        q = q.where(T.steps.c.id.not_in(skip))
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    return conn.execute(q).all()
+
+
+def _one_by_one(engine, now, batch_size, skip, report) -> bool:
+    with engine.db.connect() as conn:
+        ids = [r.id for r in _claim(conn, now, batch_size, skip)]
+    progressed = False
+    for step_id in ids:
+        try:
+            with engine.db.begin() as conn:
+                q = select(T.steps).where(T.steps.c.id == step_id, T.steps.c.status == "pending")
+                if conn.dialect.name == "postgresql":
+                    q = q.with_for_update(skip_locked=True)
+                row = conn.execute(q).first()
+                if row is not None:
+                    _take(engine, conn, row, now, report)
+            progressed = True
+        except Exception:
+            log.exception("step %s failed; it stays pending and is skipped in this sweep", step_id)
+            skip.add(step_id)
+            report.failed.append(step_id)
+    return progressed or bool(ids)
+
+
+def _take(engine, conn: Connection, step, now: datetime, report: SweepReport) -> None:
+    case = engine.load_case(conn, _case_ref(conn, step.case_id), lock=True)
+    d = engine.definition_for(case)
+    if step.kind == "timer":
+        _timer(engine, conn, d, case, step, now)
+    else:
+        _ladder_step(engine, conn, d, case, step, now)
+    conn.execute(update(T.steps).where(T.steps.c.id == step.id).values(status="done", taken_at=now))
+    report.processed += 1
+    report.by_kind[step.kind] = report.by_kind.get(step.kind, 0) + 1
+
+
+def _case_ref(conn: Connection, case_id: int) -> str:
+    return conn.execute(select(T.cases.c.ref).where(T.cases.c.id == case_id)).scalar_one()
+
+
+def _timer(engine, conn, d, case, step, now) -> None:
+    state, timer = d.timers_by_name[step.name]
+    info = {"timer": step.name, "due": iso(step.due_at)}
+    if timer.fire:
+        try:
+            with conn.begin_nested():
+                engine.apply_trigger(conn, case, timer.fire, "system", {}, now, extra_effects={"timer": info})
+        except RuleViolation as exc:
+            # The case moved on (e.g. already left the state): the timer lapses, and history says why.
+            change = CaseChange(conn, engine.svc, d, case, now)
+            change.effects["timer"] = {**info, "lapsed": exc.code}
+            change.write_event("system", "timer", info, case.state)
+        return
+    change = CaseChange(conn, engine.svc, d, case, now)
+    change.effects["timer"] = info
+    change.open_from_spec(timer.open_task, case.state)
+    change.write_event("system", "timer", info, case.state)
+
+
+def _ladder_step(engine, conn, d, case, step, now) -> None:
+    change = CaseChange(conn, engine.svc, d, case, now)
+    task = change.open_tasks().get(step.task_key)
+    if task is None:  # closed in the meantime; nothing is owed
+        return
+    directory = engine.svc.directory
+    data = {"task": task.key, "kind": task.kind, "due": iso(step.due_at)}
+    kind = step.kind
+    if kind == "reminder":
+        change.notify_bodies("reminder", [task.body_id], task)
+    elif kind == "overdue":
+        task.overdue = True
+        conn.execute(update(T.tasks).where(T.tasks.c.case_id == case.id, T.tasks.c.key == task.key)
+                     .values(overdue=True))
+        change.effects["overdue"] = [task.key]
+        parent = directory.parent(task.body_id)
+        change.notify_bodies("overdue", [task.body_id] + ([parent.id] if parent else []), task)
+    elif kind == "escalation":
+        parent = directory.parent(task.body_id)
+        if parent is not None:
+            ladder = d.spec.ladders[task.ladder]
+            rule = next(s.ensure_completion for s in ladder.steps if s.step == "escalation").rule()
+            change.add_task("ensure_completion", f"{task.role}.parent", parent.id, rule, "none", True, None,
+                            serves=task.key)
+            change.notify_bodies("escalation", [parent.id], task)
+    elif kind == "critical":
+        case.critical = True
+        change.effects["critical"] = True
+        top = directory.top_of_chain(task.body_id)
+        akimat = directory.region_body(case.region, "akimat")
+        change.notify_bodies("escalation_critical", [akimat.id, top.id], task)
+    change.write_event("system", kind, data, case.state)

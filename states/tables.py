@@ -1,0 +1,176 @@
+"""The case store's tables (SQLAlchemy Core). The schema itself is created by Alembic migrations
+in `states/migrations/`; a test checks that the migrations match these definitions."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData,
+                        String, Table, Text, TypeDecorator, UniqueConstraint, text)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC instants in, aware UTC instants out, on SQLite and PostgreSQL alike."""
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the case store; instants must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+UTC = UTCDateTime()
+
+bodies = Table(
+    "bodies", metadata,
+    Column("id", String(80), primary_key=True),
+    Column("type", String(40), nullable=False),
+    Column("region", String(8)),
+    Column("parent_id", String(80)),
+    Column("code", String(20)),
+    Column("name", JSON, nullable=False),
+    Column("language", String(4)),
+    Column("channels", JSON, nullable=False),
+)
+
+definitions = Table(
+    "definitions", metadata,
+    Column("algorithm", String(60), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("first_used_at", UTC, nullable=False),
+)
+
+subjects = Table(
+    "subjects", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("payload", JSON, nullable=False),  # the child's personal data; never copied into history
+    Column("created_at", UTC, nullable=False),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ref", String(40), nullable=False, unique=True),
+    Column("algorithm", String(60), nullable=False),
+    Column("algorithm_version", Integer, nullable=False),
+    Column("definition_hash", String(64), nullable=False),
+    Column("region", String(8), nullable=False),
+    Column("state", String(60), nullable=False),
+    Column("state_entered_at", UTC, nullable=False),
+    Column("entered_by", String(60), nullable=False),
+    Column("outcome", String(60)),
+    Column("critical", Boolean, nullable=False, default=False),
+    Column("version", Integer, nullable=False),  # = number of events; optimistic concurrency
+    Column("task_seq", Integer, nullable=False, default=0),  # last task key number used
+    Column("subject_id", String(36), ForeignKey("subjects.id")),
+    Column("data", JSON, nullable=False),       # non-personal case data
+    Column("bindings", JSON, nullable=False),   # role -> body id
+    Column("unique_key", String(200), unique=True),  # e.g. plan-reporting (period, executor)
+    Column("created_at", UTC, nullable=False),
+    Column("updated_at", UTC, nullable=False),
+    Column("closed_at", UTC),
+    Column("head_hash", String(64), nullable=False),
+)
+Index("ix_cases_region_algorithm_state", cases.c.region, cases.c.algorithm, cases.c.state)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UTC, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("trigger", String(60), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("from_state", String(60)),
+    Column("to_state", String(60), nullable=False),
+    Column("effects", JSON, nullable=False),
+    Column("algorithm_version", Integer, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
+)
+
+tasks = Table(
+    "tasks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("key", String(20), nullable=False),  # stable id within the case: t1, t2, ...
+    Column("kind", String(80), nullable=False),
+    Column("role", String(60), nullable=False),
+    Column("body_id", String(80), nullable=False),
+    Column("state", String(60)),  # the state that opened it (None: opened by a trigger or escalation)
+    Column("opened_at", UTC, nullable=False),
+    Column("due", UTC, nullable=False),
+    Column("deadline", JSON, nullable=False),  # the rule, e.g. {"working_days": 1}
+    Column("ladder", String(20), nullable=False),
+    Column("persistent", Boolean, nullable=False),
+    Column("status", String(12), nullable=False),  # open | done | cancelled
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("serves", String(20)),  # ensure_completion: the key of the task it serves
+    Column("closed_at", UTC),
+    UniqueConstraint("case_id", "key", name="uq_tasks_case_key"),
+)
+Index("ix_tasks_body_open", tasks.c.body_id, tasks.c.status, tasks.c.due)
+Index("ix_tasks_case_status", tasks.c.case_id, tasks.c.status)
+
+# Escalation steps and state timers: everything the sweep must do at a moment.
+steps = Table(
+    "steps", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("task_key", String(20)),  # ladder steps: the task; timers: None
+    Column("kind", String(20), nullable=False),  # reminder | overdue | escalation | critical | timer
+    Column("name", String(60)),  # timer name
+    Column("due_at", UTC, nullable=False),
+    Column("status", String(12), nullable=False),  # pending | done | cancelled
+    Column("taken_at", UTC),
+)
+Index("ix_steps_pending_due", steps.c.due_at, sqlite_where=text("status = 'pending'"),
+      postgresql_where=text("status = 'pending'"))
+Index("ix_steps_case_status", steps.c.case_id, steps.c.status)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("event_seq", Integer, nullable=False),
+    Column("template", String(40), nullable=False),
+    Column("body_id", String(80), nullable=False),
+    Column("task_key", String(20)),
+    Column("context", JSON, nullable=False),  # what the template needs; never personal data
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("status", String(12), nullable=False),  # pending | sent | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTC, nullable=False),
+    Column("next_attempt_at", UTC),
+    Column("sent_at", UTC),
+    Column("last_error", Text),
+)
+Index("ix_outbox_pending", outbox.c.created_at, sqlite_where=text("status = 'pending'"),
+      postgresql_where=text("status = 'pending'"))
+
+case_links = Table(
+    "case_links", metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("other_case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("relation", String(20), primary_key=True),  # spawned | spawned_from | linked
+    Column("created_at", UTC, nullable=False),
+)

@@ -1,0 +1,334 @@
+"""One change to one case, inside one database transaction.
+
+A `CaseChange` collects everything a launch, a trigger or an escalation step causes (tasks opened
+and closed, ladder steps and timers scheduled, notifications owed, spawns, bindings) and writes it
+with exactly one history event. Nothing here commits: the caller's transaction does, or rolls back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from algorithms.definition import Definition
+from algorithms.schema import Deadline, TaskSpec
+
+from . import tables as T
+from .clock import iso
+from .errors import RuleViolation
+from .guards import GuardContext, holds
+from .history import GENESIS, event_hash
+from .ladder import ladder_steps
+from .periods import period_end
+from .recipients import bound_body, resolve
+
+
+@dataclass
+class CaseRecord:
+    """A case row as the engine reads and writes it."""
+    id: int
+    ref: str
+    algorithm: str
+    algorithm_version: int
+    definition_hash: str
+    region: str
+    state: str
+    state_entered_at: datetime
+    entered_by: str
+    outcome: str | None
+    critical: bool
+    version: int
+    task_seq: int
+    subject_id: str | None
+    data: dict[str, Any]
+    bindings: dict[str, str]
+    unique_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    head_hash: str
+
+    @classmethod
+    def from_row(cls, row) -> "CaseRecord":
+        m = row._mapping
+        return cls(**{f.name: m[f.name] for f in fields(cls)})
+
+    def guard_view(self) -> dict[str, Any]:
+        return {**self.data, "state": self.state, "outcome": self.outcome,
+                "region": self.region, "critical": self.critical}
+
+
+@dataclass
+class Services:
+    """What the engine consults: definitions, the bodies directory and the calendar."""
+    registry: Any
+    directory: Any
+    calendar: Any
+
+
+@dataclass
+class TaskRow:
+    key: str
+    kind: str
+    role: str
+    body_id: str
+    state: str | None
+    opened_at: datetime
+    due: datetime
+    deadline: dict[str, int]
+    ladder: str
+    persistent: bool
+    serves: str | None
+    status: str = "open"
+    overdue: bool = False
+
+
+class CaseChange:
+    def __init__(self, conn: Connection, svc: Services, definition: Definition, case: CaseRecord,
+                 now: datetime, *, loaded_version: int | None = None):
+        self.conn, self.svc, self.d, self.case, self.now = conn, svc, definition, case, now
+        self.loaded_version = case.version if loaded_version is None else loaded_version
+        self.effects: dict[str, Any] = {}
+        self._tasks: dict[str, TaskRow] | None = None
+        self.new_tasks: list[TaskRow] = []
+        self.trigger_data: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ reading
+    def open_tasks(self) -> dict[str, TaskRow]:
+        if self._tasks is None:
+            self._tasks = {}
+            if self.case.id is not None and self.loaded_version > 0:
+                rows = self.conn.execute(
+                    select(T.tasks).where(T.tasks.c.case_id == self.case.id, T.tasks.c.status == "open"))
+                for r in rows:
+                    m = r._mapping
+                    self._tasks[m["key"]] = TaskRow(
+                        key=m["key"], kind=m["kind"], role=m["role"], body_id=m["body_id"], state=m["state"],
+                        opened_at=m["opened_at"], due=m["due"], deadline=m["deadline"], ladder=m["ladder"],
+                        persistent=m["persistent"], serves=m["serves"], overdue=m["overdue"])
+        return self._tasks
+
+    def open_kinds(self) -> frozenset[str]:
+        return frozenset(t.kind for t in self.open_tasks().values())
+
+    def guard_context(self, data: dict[str, Any] | None = None) -> GuardContext:
+        cal = self.svc.calendar
+        return GuardContext(
+            case=self.case.guard_view(), data=data if data is not None else self.trigger_data, now=self.now,
+            state_entered_at=self.case.state_entered_at, closed_at=self.case.closed_at,
+            open_kinds=self.open_kinds(), entered_by=self.case.entered_by,
+            working_days_due=lambda n, t: cal.due("working_days", n, t))
+
+    def _effect(self, name: str) -> list:
+        return self.effects.setdefault(name, [])
+
+    # ------------------------------------------------------------------ tasks
+    def due_for(self, rule: dict[str, int], opened_at: datetime) -> datetime:
+        (unit, amount), = rule.items()
+        return self.svc.calendar.due(unit, amount, opened_at, period_end=period_end(self.case.data.get("period")))
+
+    def choose_deadline(self, spec: TaskSpec) -> dict[str, int]:
+        for dl in spec.deadlines():
+            if dl.when is None or holds(dl.when, self.guard_context()):
+                return dl.rule()
+        return spec.deadlines()[-1].rule()
+
+    def open_from_spec(self, spec: TaskSpec, state: str | None) -> TaskRow | None:
+        if spec.when is not None and not holds(spec.when, self.guard_context()):
+            return None
+        role = spec.body
+        body_id = bound_body(role, self.case.bindings, self.svc.directory)
+        if body_id is None:
+            raise RuleViolation("invalid_data", f"no body is bound as {role!r} for task {spec.kind!r}", field=role)
+        return self.add_task(spec.kind, role, body_id, self.choose_deadline(spec), spec.ladder,
+                             spec.persistent, state)
+
+    def add_task(self, kind: str, role: str, body_id: str, rule: dict[str, int], ladder: str,
+                 persistent: bool, state: str | None, serves: str | None = None) -> TaskRow:
+        self.case.task_seq += 1
+        due = self.due_for(rule, self.now)
+        task = TaskRow(key=f"t{self.case.task_seq}", kind=kind, role=role, body_id=body_id, state=state,
+                       opened_at=self.now, due=due, deadline=rule, ladder=ladder, persistent=persistent,
+                       serves=serves)
+        self.open_tasks()[task.key] = task
+        self.new_tasks.append(task)
+        steps = self._schedule_ladder(task)
+        self._effect("tasks_opened").append({
+            "key": task.key, "kind": kind, "role": role, "body": body_id, "due": iso(due), "deadline": rule,
+            "ladder": ladder, "persistent": persistent, "state": state, "serves": serves,
+            "steps": [{"step": s, "at": iso(t)} for s, t in steps]})
+        self.notify_bodies("task_assigned", [body_id], task)
+        return task
+
+    def _schedule_ladder(self, task: TaskRow) -> list[tuple[str, datetime]]:
+        ladder = self.d.spec.ladders.get(task.ladder)
+        steps = ladder_steps(ladder, task.opened_at, task.due, self.svc.calendar)
+        if steps:
+            self.conn.execute(insert(T.steps), [
+                {"case_id": self.case.id, "task_key": task.key, "kind": s, "name": None, "due_at": t,
+                 "status": "pending"} for s, t in steps])
+        return steps
+
+    def close_task(self, key: str, status: str) -> None:
+        task = self.open_tasks().pop(key, None)
+        if task is None:
+            return
+        task.status = status
+        self.conn.execute(update(T.tasks).where(T.tasks.c.case_id == self.case.id, T.tasks.c.key == key)
+                          .values(status=status, closed_at=self.now))
+        self.conn.execute(update(T.steps).where(T.steps.c.case_id == self.case.id, T.steps.c.task_key == key,
+                                                T.steps.c.status == "pending").values(status="cancelled"))
+        self._effect("tasks_closed").append({"key": key, "status": status})
+        # An ensure_completion task lives and dies with the task it serves.
+        for other in list(self.open_tasks().values()):
+            if other.serves == key:
+                self.close_task(other.key, status)
+
+    def complete(self, kinds: list[str] | str) -> None:
+        for task in list(self.open_tasks().values()):
+            if task.key in self.open_tasks() and task.serves is None and (kinds == "all" or task.kind in kinds):
+                self.close_task(task.key, "done")
+
+    def cancel_kinds(self, kinds: list[str]) -> None:
+        for task in list(self.open_tasks().values()):
+            if task.kind in kinds and task.key in self.open_tasks():
+                self.close_task(task.key, "cancelled")
+
+    def cancel_all(self) -> None:
+        for key in list(self.open_tasks()):
+            if key in self.open_tasks():
+                self.close_task(key, "cancelled")
+
+    # ------------------------------------------------------------------ states and timers
+    def leave_state(self, state: str) -> None:
+        for task in list(self.open_tasks().values()):
+            if task.state == state and not task.persistent and task.key in self.open_tasks():
+                self.close_task(task.key, "cancelled")
+        self.cancel_timers()
+
+    def enter_state(self, state: str, entered_by: str, outcome: str | None = None) -> None:
+        self.case.state = state
+        self.case.state_entered_at = self.now
+        self.case.entered_by = entered_by
+        spec = self.d.state(state)
+        if spec.final:
+            self.cancel_all()
+            self.cancel_timers()
+            self.case.outcome = outcome
+            self.case.closed_at = self.now
+            self.effects["outcome"] = outcome
+        else:
+            if self.case.outcome is not None or self.case.closed_at is not None:
+                self.case.outcome = None
+                self.case.closed_at = None
+                self.effects["reopened"] = True
+            for task_spec in spec.tasks:
+                self.open_from_spec(task_spec, state)
+            for timer in spec.timers:
+                self.start_timer(timer.name, timer.after)
+        for n in spec.notify:
+            if n.when is None or holds(n.when, self.guard_context()):
+                self.notify(n.template, n.to)
+
+    def start_timer(self, name: str, after: Deadline) -> None:
+        due = self.due_for(after.rule(), self.now)
+        self.conn.execute(insert(T.steps).values(case_id=self.case.id, task_key=None, kind="timer", name=name,
+                                                 due_at=due, status="pending"))
+        self._effect("timers_started").append({"name": name, "at": iso(due)})
+
+    def cancel_timers(self, names: list[str] | None = None) -> None:
+        q = update(T.steps).where(T.steps.c.case_id == self.case.id, T.steps.c.kind == "timer",
+                                  T.steps.c.status == "pending")
+        if names is not None:
+            q = q.where(T.steps.c.name.in_(names))
+        if self.conn.execute(q.values(status="cancelled")).rowcount:
+            self._effect("timers_cancelled").extend(names or ["*"])
+
+    def restart_timers(self, names: list[str]) -> None:
+        self.cancel_timers(names)
+        for name in names:
+            state, timer = self.d.timers_by_name[name]
+            if state == self.case.state:
+                self.start_timer(name, timer.after)
+
+    # ------------------------------------------------------------------ notifications
+    def notify(self, template: str, tokens: list[str], task: TaskRow | None = None) -> None:
+        assignee = task.body_id if task else None
+        self.notify_bodies(template, resolve(tokens, self.case.bindings, self.svc.directory, assignee), task)
+
+    def notify_bodies(self, template: str, body_ids: list[str], task: TaskRow | None = None) -> None:
+        recorded = self._effect("notifications")
+        for body_id in body_ids:
+            item = {"template": template, "to": body_id, "task": task.key if task else None}
+            if item not in recorded:
+                recorded.append(item)
+
+    # ------------------------------------------------------------------ the event
+    def write_event(self, actor: str, trigger: str, data: dict[str, Any], from_state: str | None) -> int:
+        """Append the one history event of this change and save the case (optimistic check)."""
+        case = self.case
+        seq = self.loaded_version + 1
+        self._insert_new_tasks()
+        event = {
+            "case": case.ref, "seq": seq, "at": iso(self.now), "actor": actor, "trigger": trigger,
+            "data": data, "from": from_state, "to": case.state, "effects": self.effects,
+            "algorithm": case.algorithm, "version": case.algorithm_version, "definition": case.definition_hash,
+        }
+        prev = case.head_hash if self.loaded_version else GENESIS
+        digest = event_hash(prev, event)
+        self.conn.execute(insert(T.events).values(
+            case_id=case.id, seq=seq, at=self.now, actor=actor, trigger=trigger, data=data,
+            from_state=from_state, to_state=case.state, effects=self.effects,
+            algorithm_version=case.algorithm_version, prev_hash=prev, hash=digest))
+        self._insert_outbox(seq)
+        result = self.conn.execute(
+            update(T.cases).where(T.cases.c.id == case.id, T.cases.c.version == self.loaded_version).values(
+                state=case.state, state_entered_at=case.state_entered_at, entered_by=case.entered_by,
+                outcome=case.outcome, critical=case.critical, version=seq, task_seq=case.task_seq,
+                data=case.data, bindings=case.bindings, region=case.region, updated_at=self.now,
+                closed_at=case.closed_at, head_hash=digest))
+        if result.rowcount != 1:
+            raise RuleViolation("conflict", f"case {case.ref} changed while this trigger was applied; read it again")
+        case.version, case.head_hash = seq, digest
+        return seq
+
+    def _insert_new_tasks(self) -> None:
+        if not self.new_tasks:
+            return
+        self.conn.execute(insert(T.tasks), [{
+            "case_id": self.case.id, "key": t.key, "kind": t.kind, "role": t.role, "body_id": t.body_id,
+            "state": t.state, "opened_at": t.opened_at, "due": t.due, "deadline": t.deadline,
+            "ladder": t.ladder, "persistent": t.persistent, "status": t.status, "overdue": False,
+            "serves": t.serves, "closed_at": self.now if t.status != "open" else None,
+        } for t in self.new_tasks])
+        self.new_tasks = []
+
+    def _insert_outbox(self, seq: int) -> None:
+        items = self.effects.get("notifications") or []
+        if not items:
+            return
+        tasks = {t["key"]: t for t in self.effects.get("tasks_opened", [])}
+        rows = []
+        for item in items:
+            task = self._task_context(item["task"], tasks)
+            rows.append({
+                "case_id": self.case.id, "event_seq": seq, "template": item["template"], "body_id": item["to"],
+                "task_key": item["task"],
+                "context": {"case": self.case.ref, "algorithm": self.case.algorithm,
+                            "version": self.case.algorithm_version, "state": self.case.state,
+                            "region": self.case.region, "task": task},
+                "idempotency_key": f"{self.case.ref}/{seq}/{item['template']}/{item['to']}/{item['task'] or '-'}",
+                "status": "pending", "attempts": 0, "created_at": self.now})
+        self.conn.execute(insert(T.outbox), rows)
+
+    def _task_context(self, key: str | None, opened: dict[str, dict]) -> dict | None:
+        if key is None:
+            return None
+        if key in opened:
+            return {"key": key, "kind": opened[key]["kind"], "due": opened[key]["due"], "body": opened[key]["body"]}
+        task = self.open_tasks().get(key)
+        if task is not None:
+            return {"key": key, "kind": task.kind, "due": iso(task.due), "body": task.body_id}
+        return {"key": key}
