@@ -218,6 +218,18 @@ class SpawnSpec(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class OpensEach(Strict):
+    """One task per item of a list in the trigger's data, e.g. a plan's actions:
+    `{items: actions, kind: "plan_action:{id}", body: body_type, deadline_days: days}`."""
+    items: str
+    kind: str
+    body: str
+    deadline_days: str
+    ladder: str = "standard"
+    persistent: bool = False
+    source: str | None = None
+
+
 class TriggerSpec(Strict):
     title: Titles
     actors: list[str]
@@ -229,6 +241,8 @@ class TriggerSpec(Strict):
     reopens: list[str] = []
     restarts_timers: list[str] = []
     opens: list[TaskSpec] = []
+    opens_each: OpensEach | None = None
+    assignee_of: str | None = None  # only the body of this open task (or a supervisor) may fire
     notify: list[NotifySpec] = []
     spawn: list[SpawnSpec] = []
     record: list[str] = []

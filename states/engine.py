@@ -42,6 +42,16 @@ class Outcome:
     spawned: tuple[str, ...] = ()
 
 
+class _Fields:
+    """Lets `{data.action_id}` in a definition's text read one field of the data, nothing else."""
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values.get(name, "")
+
+
 class Engine:
     def __init__(self, db: DbEngine, services: Services):
         self.db, self.svc = db, services
@@ -228,6 +238,8 @@ class Engine:
         ctx = change.guard_context(payload)
         if not holds(trig.guard, ctx):
             raise RuleViolation("guard_failed", f"{trigger!r} requires {'; '.join(ctx.failures)}")
+        if trig.assignee_of:
+            self._authorize_assignee(change, trig.assignee_of.format(data=_Fields(payload)), actor, trigger)
         try:
             edge = choose_edge(d, case.state, trigger, ctx)
         except MachineError:  # pragma: no cover - edges_from already checked the state
@@ -241,7 +253,8 @@ class Engine:
             if name in payload:
                 case.data = {**case.data, name: payload[name]}
         if trig.completes:
-            change.complete(trig.completes)
+            change.complete(trig.completes if trig.completes == "all"
+                            else [k.format(data=_Fields(payload)) for k in trig.completes])
         if trig.cancels:
             change.cancel_kinds(trig.cancels)
         if edge.internal:
@@ -262,6 +275,8 @@ class Engine:
             link(self, change, payload, actor)
         for task_spec in trig.opens:
             change.open_from_spec(task_spec, None)
+        if trig.opens_each:
+            self._open_each(change, trig.opens_each, payload)
         for n in trig.notify:
             if n.when is None or holds(n.when, change.guard_context(payload)):
                 change.notify(n.template, n.to)
@@ -312,6 +327,33 @@ class Engine:
                 return
         raise RuleViolation("forbidden", f"{actor} ({body.type}) may not fire {trigger!r} on {case.ref}: allowed are "
                                          f"the case's {', '.join(trig.actors)} and their supervisors", field="actor")
+
+    def _open_each(self, change: CaseChange, spec, payload: dict[str, Any]) -> None:
+        """One task per item of a data list (e.g. the actions of an individual plan)."""
+        seen: set[str] = set()
+        for i, item in enumerate(payload.get(spec.items) or []):
+            kind = spec.kind.format(**item)
+            role = item[spec.body]
+            where = f"{spec.items}.{i}"
+            if kind in seen or kind in change.open_kinds():
+                raise RuleViolation("invalid_data", f"field '{where}.id': {kind!r} is listed twice or already open",
+                                    field=f"{where}.id")
+            if role not in change.case.bindings:
+                raise RuleViolation("invalid_data", f"field '{where}.{spec.body}': {role!r} is not a body type bound "
+                                                    f"to this case ({', '.join(change.case.bindings)})",
+                                    field=f"{where}.{spec.body}")
+            seen.add(kind)
+            change.add_task(kind, role, change.case.bindings[role], {"days": int(item[spec.deadline_days])},
+                            spec.ladder, spec.persistent, None)
+
+    def _authorize_assignee(self, change: CaseChange, kind: str, actor: str, trigger: str) -> None:
+        task = next((t for t in change.open_tasks().values() if t.kind == kind), None)
+        if task is None:
+            raise RuleViolation("guard_failed", f"{trigger!r} requires the open task {kind!r}")
+        directory = self.svc.directory
+        if actor != task.body_id and not directory.is_supervisor(actor, task.body_id):
+            raise RuleViolation("forbidden", f"only {task.body_id} (or a supervisor) may fire {trigger!r} "
+                                             f"for {kind!r}", field="actor")
 
     def _check_references(self, conn: Connection, fields, payload: dict[str, Any], case: CaseRecord | None = None) -> None:
         """Fields that name a body, a region or a case must name one that exists."""

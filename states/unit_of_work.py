@@ -192,8 +192,10 @@ class CaseChange:
                 self.close_task(task.key, "done")
 
     def cancel_kinds(self, kinds: list[str]) -> None:
+        prefixes = tuple(k[:-1] for k in kinds if k.endswith(":*"))
         for task in list(self.open_tasks().values()):
-            if task.kind in kinds and task.key in self.open_tasks():
+            matches = task.kind in kinds or (prefixes and task.kind.startswith(prefixes))
+            if matches and task.key in self.open_tasks():
                 self.close_task(task.key, "cancelled")
 
     def cancel_all(self) -> None:

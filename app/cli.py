@@ -1,0 +1,194 @@
+"""The `qorgau` command line."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Qorgau: interagency child-protection response algorithms as versioned state machines.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _registry():
+    from algorithms.loader import DefinitionError
+    from algorithms.registry import Registry
+    try:
+        return Registry.load()
+    except DefinitionError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def simulate(files: list[Path] = typer.Argument(..., help="Scenario YAML files."),
+             as_json: bool = typer.Option(False, "--json", help="Print a machine-readable report.")) -> None:
+    """Run scenario files on a virtual clock and check their expectations.
+
+    Exit status: 0 all hold, 1 an expectation failed, 2 a file is malformed.
+
+    Example: qorgau simulate tests/scenarios/*.yaml
+    """
+    from states.simulation import ScenarioError, run_scenario
+    from states.store import open_engine
+
+    registry = _registry()
+    from states.calendar import Calendar
+    from states.directory import Directory
+    directory, calendar = Directory.load(), Calendar.load()
+
+    def factory():
+        return open_engine("sqlite://", registry=registry, directory=directory, calendar=calendar)
+
+    results, malformed = [], []
+    for f in files:
+        try:
+            results.append(run_scenario(f, factory))
+        except ScenarioError as exc:
+            malformed.append(str(exc))
+            if not as_json:
+                typer.echo(f"✗ {exc}", err=True)
+            continue
+        if not as_json:
+            _print_result(results[-1])
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        typer.echo(json.dumps({"passed": len(results) - len(failed), "failed": len(failed),
+                               "malformed": malformed, "files": [_result_json(r) for r in results]},
+                              ensure_ascii=False, indent=2))
+    else:
+        typer.echo(f"\n{len(results) - len(failed)} passed, {len(failed)} failed"
+                   + (f", {len(malformed)} malformed" if malformed else ""))
+    raise typer.Exit(2 if malformed else 1 if failed else 0)
+
+
+def _print_result(result) -> None:
+    from states.calendar import KZ_TZ
+    mark = "✓" if result.ok else "✗"
+    typer.echo(f"{mark} {result.file}: {result.name}" + (f" [{result.ref}]" if result.ref else ""))
+    if result.error:
+        typer.echo(f"    ✗ {result.error}")
+    for step in result.steps:
+        typer.echo(f"  {step.at.astimezone(KZ_TZ):%Y-%m-%d %H:%M}  {step.label}")
+        for check in step.checks:
+            detail = f"  ({check.detail})" if not check.ok and check.detail else ""
+            typer.echo(f"      {'✓' if check.ok else '✗'} {check.text}{detail}")
+
+
+def _result_json(result) -> dict:
+    return {"file": result.file, "name": result.name, "ref": result.ref, "ok": result.ok, "error": result.error,
+            "steps": [{"at": s.at.isoformat(), "label": s.label,
+                       "checks": [{"text": c.text, "ok": c.ok, "detail": c.detail} for c in s.checks]}
+                      for s in result.steps]}
+
+
+@app.command()
+def diagram(algorithm: str = typer.Argument(..., help="Algorithm id, e.g. violence-report."),
+            version: Optional[int] = typer.Option(None, help="Version (default: latest)."),
+            lang: str = typer.Option("en", help="Language of state titles: kk, ru or en.")) -> None:
+    """Print the algorithm's Mermaid state diagram.
+
+    Example: qorgau diagram violence-report --lang ru
+    """
+    from algorithms.registry import UnknownAlgorithm
+    from states.machines import mermaid
+    try:
+        d = _registry().get(algorithm, version)
+    except UnknownAlgorithm as exc:
+        typer.echo(str(exc.args[0]), err=True)
+        raise typer.Exit(2)
+    if lang not in ("kk", "ru", "en"):
+        typer.echo("--lang must be kk, ru or en", err=True)
+        raise typer.Exit(2)
+    typer.echo(mermaid(d, lang))
+
+
+@app.command()
+def sweep(batch_size: int = typer.Option(500, help="Steps per transaction.")) -> None:
+    """Take every escalation step and timer due by now, once (the deadline flow runs this on a schedule)."""
+    from states.store import open_engine
+    from states.sweep import sweep as run_sweep
+    report = run_sweep(open_engine(), batch_size=batch_size)
+    typer.echo(f"processed {report.processed} steps {report.by_kind}" + (f", {len(report.failed)} failed" if report.failed else ""))
+
+
+@app.command()
+def serve(interval: float = typer.Option(30.0, help="Seconds between sweeps."),
+          demo: bool = typer.Option(True, help="Launch a demo case at start.")) -> None:
+    """Run the engine on the configured store (default: embedded SQLite at ./var/qorgau.sqlite).
+
+    Launches a synthetic demo case, then sweeps deadlines every --interval seconds until Ctrl-C.
+    """
+    from states.db import database_url
+    from states.store import open_engine
+    from states.sweep import sweep as run_sweep
+    engine = open_engine()
+    typer.echo(f"Qorgau engine on {database_url()}; algorithms: {', '.join(engine.registry.ids())}")
+    if demo:
+        from app.demo import launch_demo_case
+        ref = launch_demo_case(engine)
+        typer.echo(f"demo case {ref} launched (synthetic data); watch it with: qorgau show {ref}")
+    typer.echo(f"sweeping every {interval:g} s; Ctrl-C stops")
+    try:
+        while True:
+            report = run_sweep(engine)
+            if report.processed:
+                typer.echo(f"{time.strftime('%H:%M:%S')} took {report.processed} due steps {report.by_kind}")
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
+@app.command()
+def show(ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001."),
+         as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a case: state, bound bodies, open tasks with dues (Kazakhstan time)."""
+    from sqlalchemy import select
+
+    from states import tables as T
+    from states.calendar import KZ_TZ
+    from states.errors import RuleViolation
+    from states.store import open_engine
+    engine = open_engine()
+    try:
+        case = engine.case(ref)
+    except RuleViolation as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1)
+    with engine.db.connect() as conn:
+        tasks = conn.execute(select(T.tasks).where(T.tasks.c.case_id == case.id).order_by(T.tasks.c.id)).all()
+    out = {"ref": case.ref, "algorithm": case.algorithm, "version": case.algorithm_version, "region": case.region,
+           "state": case.state, "outcome": case.outcome, "critical": case.critical, "case_version": case.version,
+           "bindings": case.bindings,
+           "tasks": [{"key": t.key, "kind": t.kind, "body": t.body_id, "status": t.status, "overdue": t.overdue,
+                      "due": t.due.astimezone(KZ_TZ).isoformat()} for t in tasks]}
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{case.ref}  {case.algorithm} v{case.algorithm_version}  {case.region}  state: {case.state}"
+               + (f"  outcome: {case.outcome}" if case.outcome else "") + ("  CRITICAL" if case.critical else ""))
+    for t in out["tasks"]:
+        typer.echo(f"  {t['key']:>4} {t['status']:<9} {t['kind']:<26} {t['body']:<32} due {t['due'][:16]}"
+                   + ("  overdue" if t["overdue"] and t["status"] == "open" else ""))
+
+
+def _register_plan() -> None:
+    try:
+        from app.plan_cli import plan_app
+    except ImportError:  # pragma: no cover
+        return
+    app.add_typer(plan_app, name="plan", help="The plan's measures (Decree No. 748), by executor and section.")
+
+
+_register_plan()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
