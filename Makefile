@@ -1,0 +1,28 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start the engine on an embedded SQLite file (./var/qorgau.sqlite) with a demo case.
+run: $(STAMP)
+	$(BIN)/qorgau serve
+
+## Run the whole test suite (SQLite; PostgreSQL too when QORGAU_TEST_DATABASE_URL is set).
+test: $(STAMP)
+	$(BIN)/pytest
+
+## Print the engine benchmark figures (not part of the test suite).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

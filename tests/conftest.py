@@ -1,0 +1,91 @@
+"""Shared fixtures. Every test that touches the database runs on SQLite, and on PostgreSQL too
+when QORGAU_TEST_DATABASE_URL is set (CI sets it)."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from algorithms.registry import Registry
+from states.calendar import Calendar
+from states.db import make_engine, migrate
+from states.directory import Directory
+from states.store import open_engine
+from states.tables import metadata
+
+KZ = timezone(timedelta(hours=5))
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("QORGAU_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def kz(*args) -> datetime:
+    """A Kazakhstan wall-clock time, e.g. kz(2026, 4, 6, 10)."""
+    return datetime(*args, tzinfo=KZ)
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return Registry.load()
+
+
+@pytest.fixture(scope="session")
+def directory() -> Directory:
+    return Directory.load()
+
+
+@pytest.fixture(scope="session")
+def calendar() -> Calendar:
+    return Calendar.load()
+
+
+_pg_migrated = False
+
+
+def _pg_db():
+    """The PostgreSQL test database, migrated once per session and emptied before each use."""
+    global _pg_migrated
+    db = make_engine(PG_URL)
+    if not _pg_migrated:
+        with db.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        migrate(db)
+        _pg_migrated = True
+    with db.begin() as conn:
+        names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return db
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db_factory(backend, tmp_path, registry, directory, calendar):
+    """Makes engines on a fresh store of the current backend (same store for each call in a test)."""
+    state: dict = {}
+
+    def make(**kwargs):
+        if backend == "sqlite":
+            db = state.get("db") or make_engine(f"sqlite:///{tmp_path / 'qorgau.sqlite'}")
+        else:
+            db = state.get("db") or _pg_db()
+        migrated = "db" in state
+        state["db"] = db
+        return open_engine(db=db, registry=kwargs.get("registry", registry), directory=directory,
+                           calendar=calendar, run_migrations=not migrated)
+
+    yield make
+    if "db" in state:
+        state["db"].dispose()
+
+
+@pytest.fixture
+def engine(db_factory):
+    return db_factory()
