@@ -158,7 +158,7 @@ def show(ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001.
     except RuleViolation as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(1)
-    with engine.db.connect() as conn:
+    with engine.reader() as conn:
         tasks = conn.execute(select(T.tasks).where(T.tasks.c.case_id == case.id).order_by(T.tasks.c.id)).all()
     out = {"ref": case.ref, "algorithm": case.algorithm, "version": case.algorithm_version, "region": case.region,
            "state": case.state, "outcome": case.outcome, "critical": case.critical, "case_version": case.version,

@@ -49,11 +49,20 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(conn) -> None:
-        # Take the write lock at BEGIN so two writers queue instead of failing on upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(conn) -> None:
+        # A writer takes the lock at BEGIN so two writers queue instead of failing on upgrade;
+        # readers (see `reading`) begin deferred and never wait for writers under WAL.
+        if conn.get_execution_options().get("qorgau_read"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def reading(engine: Engine):
+    """A connection for reads only: on SQLite it does not take the write lock."""
+    return engine.connect().execution_options(qorgau_read=True)
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

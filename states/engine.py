@@ -23,6 +23,7 @@ from algorithms.schema import TriggerSpec
 from . import tables as T
 from .binding import bind
 from .clock import as_utc, iso, utcnow
+from .db import reading
 from .errors import DefinitionChanged, RuleViolation
 from .guards import holds
 from .machines import choose_edge
@@ -98,8 +99,12 @@ class Engine:
             raise RuleViolation("unknown_case", f"no case with reference {ref!r}", field="case")
         return CaseRecord.from_row(row)
 
+    def reader(self) -> Connection:
+        """A read-only connection (on SQLite it never waits for or blocks a writer)."""
+        return reading(self.db)
+
     def case(self, ref: str) -> CaseRecord:
-        with self.db.connect() as conn:
+        with self.reader() as conn:
             return self.load_case(conn, ref)
 
     # ------------------------------------------------------------------ launch

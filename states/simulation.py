@@ -259,7 +259,7 @@ def _resolve_actor(engine, ref: str, actor: str) -> str:
 
 
 def _outbox_watermark(engine, _previous: int) -> int:
-    with engine.db.connect() as conn:
+    with engine.reader() as conn:
         return conn.execute(select(func.coalesce(func.max(T.outbox.c.id), 0))).scalar()
 
 
@@ -272,7 +272,7 @@ def _check(engine, ref: str, ex: Expect, now: datetime, error: RuleViolation | N
            version_before: int, notes_from: int) -> list[Check]:
     checks: list[Check] = []
     case = engine.case(ref)
-    with engine.db.connect() as conn:
+    with engine.reader() as conn:
         tasks = conn.execute(select(T.tasks).where(T.tasks.c.case_id == case.id)).all()
         notes = conn.execute(select(T.outbox.c.template, T.outbox.c.body_id).where(
             T.outbox.c.case_id == case.id, T.outbox.c.id > notes_from)).all()

@@ -29,7 +29,7 @@ class SweepReport:
 
 def next_due(engine, after: datetime | None = None) -> datetime | None:
     """When the earliest pending step falls due (the simulator's clock jumps there)."""
-    with engine.db.connect() as conn:
+    with engine.reader() as conn:
         return conn.execute(select(func.min(T.steps.c.due_at)).where(T.steps.c.status == "pending")).scalar()
 
 
@@ -65,7 +65,7 @@ def _claim(conn: Connection, now: datetime, limit: int, skip: set[int]):
 
 
 def _one_by_one(engine, now, batch_size, skip, report) -> bool:
-    with engine.db.connect() as conn:
+    with engine.reader() as conn:
         ids = [r.id for r in _claim(conn, now, batch_size, skip)]
     progressed = False
     for step_id in ids:
