@@ -24,5 +24,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 
+## Regenerate docs/algorithms/ from the definitions.
+docs: $(STAMP)
+	$(BIN)/qorgau docs
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -175,6 +175,14 @@ def show(ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001.
                    + ("  overdue" if t["overdue"] and t["status"] == "open" else ""))
 
 
+def _register_docs() -> None:
+    from app.algorithm_docs import docs_command
+    app.command("docs", help="Write docs/algorithms/ from the definitions (--check: fail if stale).")(docs_command)
+
+
+_register_docs()
+
+
 def _register_plan() -> None:
     try:
         from app.plan_cli import plan_app

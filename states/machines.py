@@ -6,6 +6,8 @@ edge's condition evaluates its declarative guard, and the edge that fires is rem
 """
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from transitions import Machine, MachineError
@@ -101,4 +103,9 @@ def mermaid(definition: Definition, lang: str = "en", current: str | None = None
     text = m.get_graph().draw(None)
     for name, title in titles.items():
         text = text.replace(f'state "{name}" as {name}', f'state "{title}" as {name}')
-    return text
+    # transitions writes the bare title as front matter; Mermaid wants a `title:` mapping.
+    text = re.sub(r"\A---\n(.*?)\n---\n", lambda m: f"---\ntitle: {json.dumps(m.group(1).strip(), ensure_ascii=False)}\n---\n",
+                  text, count=1, flags=re.S)
+    if current is None:  # nothing is "current" in a definition's own diagram
+        text = re.sub(r"^(\s*Class \S+) s_active$", r"\1 s_default", text, flags=re.M)
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
