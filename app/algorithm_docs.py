@@ -16,7 +16,6 @@ not depend on the machine that generated them.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable

@@ -22,7 +22,7 @@ from algorithms.schema import TriggerSpec
 
 from . import tables as T
 from .binding import bind
-from .clock import as_utc, iso, utcnow
+from .clock import as_utc, utcnow
 from .db import reading
 from .errors import DefinitionChanged, RuleViolation
 from .guards import holds

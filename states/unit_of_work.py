@@ -6,7 +6,7 @@ with exactly one history event. Nothing here commits: the caller's transaction d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
