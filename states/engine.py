@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine as DbEngine, insert, select
+from sqlalchemy import Connection, Engine as DbEngine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from transitions import MachineError
 
@@ -41,6 +41,10 @@ class Outcome:
     version: int
     outcome: str | None = None
     spawned: tuple[str, ...] = ()
+
+
+_CASE = select(T.cases).where(T.cases.c.ref == bindparam("ref"))
+_CASE_FOR_UPDATE = _CASE.with_for_update()
 
 
 class _Fields:
@@ -91,10 +95,8 @@ class Engine:
 
     # ------------------------------------------------------------------ reading
     def load_case(self, conn: Connection, ref: str, *, lock: bool = False) -> CaseRecord:
-        q = select(T.cases).where(T.cases.c.ref == ref)
-        if lock and conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        row = conn.execute(q).first()
+        q = _CASE_FOR_UPDATE if lock and conn.dialect.name == "postgresql" else _CASE
+        row = conn.execute(q, {"ref": ref}).first()
         if row is None:
             raise RuleViolation("unknown_case", f"no case with reference {ref!r}", field="case")
         return CaseRecord.from_row(row)

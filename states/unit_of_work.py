@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from algorithms.definition import Definition
 from algorithms.schema import Deadline, TaskSpec
@@ -23,6 +23,27 @@ from .history import GENESIS, event_hash
 from .ladder import ladder_steps
 from .periods import period_end
 from .recipients import bound_body, resolve
+
+
+# Statements are built once: building one per call costs more than the SQL it runs.
+_OPEN_TASKS = select(T.tasks).where(T.tasks.c.case_id == bindparam("c_id"), T.tasks.c.status == "open")
+_CLOSE_TASK = (update(T.tasks).where(T.tasks.c.case_id == bindparam("c_id"), T.tasks.c.key == bindparam("k"))
+               .values(status=bindparam("st"), closed_at=bindparam("at")))
+_CANCEL_TASK_STEPS = (update(T.steps).where(T.steps.c.case_id == bindparam("c_id"), T.steps.c.task_key == bindparam("k"),
+                                            T.steps.c.status == "pending").values(status="cancelled"))
+_CANCEL_TIMERS = (update(T.steps).where(T.steps.c.case_id == bindparam("c_id"), T.steps.c.kind == "timer",
+                                        T.steps.c.status == "pending").values(status="cancelled"))
+_CANCEL_NAMED_TIMERS = _CANCEL_TIMERS.where(T.steps.c.name.in_(bindparam("names", expanding=True)))
+_INSERT_STEPS = insert(T.steps)
+_INSERT_TASKS = insert(T.tasks)
+_INSERT_EVENT = insert(T.events)
+_INSERT_OUTBOX = insert(T.outbox)
+_SAVE_CASE = (update(T.cases).where(T.cases.c.id == bindparam("c_id"), T.cases.c.version == bindparam("v_old"))
+              .values(state=bindparam("v_state"), state_entered_at=bindparam("v_entered_at"),
+                      entered_by=bindparam("v_entered_by"), outcome=bindparam("v_outcome"),
+                      critical=bindparam("v_critical"), version=bindparam("v_new"), task_seq=bindparam("v_task_seq"),
+                      data=bindparam("v_data"), bindings=bindparam("v_bindings"), region=bindparam("v_region"),
+                      updated_at=bindparam("v_now"), closed_at=bindparam("v_closed_at"), head_hash=bindparam("v_hash")))
 
 
 @dataclass
@@ -93,6 +114,8 @@ class CaseChange:
         self.effects: dict[str, Any] = {}
         self._tasks: dict[str, TaskRow] | None = None
         self.new_tasks: list[TaskRow] = []
+        self.new_steps: list[dict[str, Any]] = []
+        self.closed: list[dict[str, Any]] = []
         self.trigger_data: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ reading
@@ -100,8 +123,7 @@ class CaseChange:
         if self._tasks is None:
             self._tasks = {}
             if self.case.id is not None and self.loaded_version > 0:
-                rows = self.conn.execute(
-                    select(T.tasks).where(T.tasks.c.case_id == self.case.id, T.tasks.c.status == "open"))
+                rows = self.conn.execute(_OPEN_TASKS, {"c_id": self.case.id})
                 for r in rows:
                     m = r._mapping
                     self._tasks[m["key"]] = TaskRow(
@@ -165,10 +187,8 @@ class CaseChange:
     def _schedule_ladder(self, task: TaskRow) -> list[tuple[str, datetime]]:
         ladder = self.d.spec.ladders.get(task.ladder)
         steps = ladder_steps(ladder, task.opened_at, task.due, self.svc.calendar)
-        if steps:
-            self.conn.execute(insert(T.steps), [
-                {"case_id": self.case.id, "task_key": task.key, "kind": s, "name": None, "due_at": t,
-                 "status": "pending"} for s, t in steps])
+        self.new_steps.extend({"case_id": self.case.id, "task_key": task.key, "kind": s, "name": None, "due_at": t,
+                               "status": "pending"} for s, t in steps)
         return steps
 
     def close_task(self, key: str, status: str) -> None:
@@ -176,10 +196,8 @@ class CaseChange:
         if task is None:
             return
         task.status = status
-        self.conn.execute(update(T.tasks).where(T.tasks.c.case_id == self.case.id, T.tasks.c.key == key)
-                          .values(status=status, closed_at=self.now))
-        self.conn.execute(update(T.steps).where(T.steps.c.case_id == self.case.id, T.steps.c.task_key == key,
-                                                T.steps.c.status == "pending").values(status="cancelled"))
+        if not any(t is task for t in self.new_tasks):
+            self.closed.append({"c_id": self.case.id, "k": key, "st": status, "at": self.now})
         self._effect("tasks_closed").append({"key": key, "status": status})
         # An ensure_completion task lives and dies with the task it serves.
         for other in list(self.open_tasks().values()):
@@ -208,7 +226,8 @@ class CaseChange:
         for task in list(self.open_tasks().values()):
             if task.state == state and not task.persistent and task.key in self.open_tasks():
                 self.close_task(task.key, "cancelled")
-        self.cancel_timers()
+        if self.d.state(state).timers:  # only states carry timers
+            self.cancel_timers()
 
     def enter_state(self, state: str, entered_by: str, outcome: str | None = None) -> None:
         self.case.state = state
@@ -217,7 +236,6 @@ class CaseChange:
         spec = self.d.state(state)
         if spec.final:
             self.cancel_all()
-            self.cancel_timers()
             self.case.outcome = outcome
             self.case.closed_at = self.now
             self.effects["outcome"] = outcome
@@ -236,16 +254,23 @@ class CaseChange:
 
     def start_timer(self, name: str, after: Deadline) -> None:
         due = self.due_for(after.rule(), self.now)
-        self.conn.execute(insert(T.steps).values(case_id=self.case.id, task_key=None, kind="timer", name=name,
-                                                 due_at=due, status="pending"))
+        self.new_steps.append({"case_id": self.case.id, "task_key": None, "kind": "timer", "name": name,
+                               "due_at": due, "status": "pending"})
         self._effect("timers_started").append({"name": name, "at": iso(due)})
 
     def cancel_timers(self, names: list[str] | None = None) -> None:
-        q = update(T.steps).where(T.steps.c.case_id == self.case.id, T.steps.c.kind == "timer",
-                                  T.steps.c.status == "pending")
-        if names is not None:
-            q = q.where(T.steps.c.name.in_(names))
-        if self.conn.execute(q.values(status="cancelled")).rowcount:
+        # Timers started by this same change are not in the store yet: drop them from the buffer.
+        before = len(self.new_steps)
+        self.new_steps = [s for s in self.new_steps
+                          if not (s["kind"] == "timer" and (names is None or s["name"] in names))]
+        dropped = before - len(self.new_steps)
+        if self.loaded_version == 0:
+            cancelled = 0
+        elif names is None:
+            cancelled = self.conn.execute(_CANCEL_TIMERS, {"c_id": self.case.id}).rowcount
+        else:
+            cancelled = self.conn.execute(_CANCEL_NAMED_TIMERS, {"c_id": self.case.id, "names": names}).rowcount
+        if cancelled or dropped:
             self._effect("timers_cancelled").extend(names or ["*"])
 
     def restart_timers(self, names: list[str]) -> None:
@@ -272,7 +297,6 @@ class CaseChange:
         """Append the one history event of this change and save the case (optimistic check)."""
         case = self.case
         seq = self.loaded_version + 1
-        self._insert_new_tasks()
         event = {
             "case": case.ref, "seq": seq, "at": iso(self.now), "actor": actor, "trigger": trigger,
             "data": data, "from": from_state, "to": case.state, "effects": self.effects,
@@ -280,26 +304,40 @@ class CaseChange:
         }
         prev = case.head_hash if self.loaded_version else GENESIS
         digest = event_hash(prev, event)
-        self.conn.execute(insert(T.events).values(
-            case_id=case.id, seq=seq, at=self.now, actor=actor, trigger=trigger, data=data,
-            from_state=from_state, to_state=case.state, effects=self.effects,
-            algorithm_version=case.algorithm_version, prev_hash=prev, hash=digest))
+        self._flush_tasks()
+        self.conn.execute(_INSERT_EVENT, {
+            "case_id": case.id, "seq": seq, "at": self.now, "actor": actor, "trigger": trigger, "data": data,
+            "from_state": from_state, "to_state": case.state, "effects": self.effects,
+            "algorithm_version": case.algorithm_version, "prev_hash": prev, "hash": digest})
         self._insert_outbox(seq)
-        result = self.conn.execute(
-            update(T.cases).where(T.cases.c.id == case.id, T.cases.c.version == self.loaded_version).values(
-                state=case.state, state_entered_at=case.state_entered_at, entered_by=case.entered_by,
-                outcome=case.outcome, critical=case.critical, version=seq, task_seq=case.task_seq,
-                data=case.data, bindings=case.bindings, region=case.region, updated_at=self.now,
-                closed_at=case.closed_at, head_hash=digest))
+        result = self.conn.execute(_SAVE_CASE, {
+            "c_id": case.id, "v_old": self.loaded_version, "v_state": case.state,
+            "v_entered_at": case.state_entered_at, "v_entered_by": case.entered_by, "v_outcome": case.outcome,
+            "v_critical": case.critical, "v_new": seq, "v_task_seq": case.task_seq, "v_data": case.data,
+            "v_bindings": case.bindings, "v_region": case.region, "v_now": self.now,
+            "v_closed_at": case.closed_at, "v_hash": digest})
         if result.rowcount != 1:
             raise RuleViolation("conflict", f"case {case.ref} changed while this trigger was applied; read it again")
         case.version, case.head_hash = seq, digest
         return seq
 
+    def _flush_tasks(self) -> None:
+        """Write the buffered task changes: closings, their cancelled steps, new tasks and steps."""
+        if self.closed:
+            self.conn.execute(_CLOSE_TASK, self.closed)
+            self.conn.execute(_CANCEL_TASK_STEPS, [{"c_id": c["c_id"], "k": c["k"]} for c in self.closed])
+            self.closed = []
+        closed_new = {t.key for t in self.new_tasks if t.status != "open"}
+        steps = [s for s in self.new_steps if s["task_key"] not in closed_new]
+        self._insert_new_tasks()
+        if steps:
+            self.conn.execute(_INSERT_STEPS, steps)
+        self.new_steps = []
+
     def _insert_new_tasks(self) -> None:
         if not self.new_tasks:
             return
-        self.conn.execute(insert(T.tasks), [{
+        self.conn.execute(_INSERT_TASKS, [{
             "case_id": self.case.id, "key": t.key, "kind": t.kind, "role": t.role, "body_id": t.body_id,
             "state": t.state, "opened_at": t.opened_at, "due": t.due, "deadline": t.deadline,
             "ladder": t.ladder, "persistent": t.persistent, "status": t.status, "overdue": False,
@@ -323,7 +361,7 @@ class CaseChange:
                             "region": self.case.region, "task": task},
                 "idempotency_key": f"{self.case.ref}/{seq}/{item['template']}/{item['to']}/{item['task'] or '-'}",
                 "status": "pending", "attempts": 0, "created_at": self.now})
-        self.conn.execute(insert(T.outbox), rows)
+        self.conn.execute(_INSERT_OUTBOX, rows)
 
     def _task_context(self, key: str | None, opened: dict[str, dict]) -> dict | None:
         if key is None:
