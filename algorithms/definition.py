@@ -33,6 +33,8 @@ class Definition:
     file: str
     common_triggers: frozenset[str] = frozenset()
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    base_hash: str = ""  # the YAML's own content; a used version may never change it
+    overrides: dict[str, dict[str, int]] = field(default_factory=dict)  # deployment deadline overrides
 
     @property
     def id(self) -> str:

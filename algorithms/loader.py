@@ -70,6 +70,7 @@ def load_definition(path: str | Path, common: LocatedYaml | None = None,
     problems: list[str] = []
     data = _merge_common(doc, common, problems)
     common_triggers = frozenset((common.data.get("triggers") or {}).keys())
+    base_hash = content_hash(data)
     if overrides:
         _apply_overrides(data, overrides, doc, problems)
     try:
@@ -80,7 +81,8 @@ def load_definition(path: str | Path, common: LocatedYaml | None = None,
             problems.append(f"{_where(doc, common, loc, common_triggers)}: {'.'.join(map(str, loc))}: {err['msg']}")
         raise DefinitionError(problems) from None
     definition = Definition(spec=spec, content_hash=content_hash(data), file=doc.file,
-                            common_triggers=common_triggers, raw=data)
+                            common_triggers=common_triggers, raw=data, base_hash=base_hash,
+                            overrides={k: dict(v) for k, v in (overrides or {}).items()})
     problems.extend(_check(definition, doc, common))
     if problems:
         raise DefinitionError(problems)
@@ -99,7 +101,12 @@ def _apply_overrides(data: dict, overrides: dict[str, dict[str, int]], doc: Loca
     def visit(tasks: list[dict]) -> None:
         for task in tasks or []:
             if task.get("kind") in overrides:
-                task["deadline"] = dict(overrides[task["kind"]])
+                rule = overrides[task["kind"]]
+                if not isinstance(rule, dict) or len(rule) != 1:
+                    problems.append(f"{doc.file}:1: deadline override for {task['kind']!r} must be one rule, "
+                                    "e.g. {working_days: 5}")
+                    continue
+                task["deadline"] = dict(rule)
                 task["source"] = f"deployment override (was: {task.get('source', 'suggested default')})"
                 found.add(task["kind"])
 

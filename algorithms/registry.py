@@ -1,6 +1,7 @@
 """All algorithm definitions known to a deployment, by id and version."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Iterable
@@ -18,8 +19,12 @@ class UnknownAlgorithm(KeyError):
 
 
 class Registry:
+    """Definitions by (id, version), with this deployment's deadline overrides applied. A case pins
+    the overrides it was launched under, and `variant` rebuilds exactly that definition later."""
+
     def __init__(self, definitions: Iterable[Definition]):
         self._by_key: dict[tuple[str, int], Definition] = {}
+        self._variants: dict[tuple[str, int, str], Definition] = {}
         for d in definitions:
             if d.key in self._by_key:
                 raise DefinitionError([f"{d.file}:1: {d.id} version {d.version} is also defined in {self._by_key[d.key].file}"])
@@ -67,6 +72,18 @@ class Registry:
             return self._by_key[(algorithm, int(version))]
         except KeyError:
             raise UnknownAlgorithm(f"unknown algorithm {algorithm!r} version {version}") from None
+
+    def variant(self, algorithm: str, version: int, overrides: dict[str, dict[str, int]] | None) -> Definition:
+        """The definition as it was with `overrides` (those a case was launched under)."""
+        current = self.get(algorithm, version)
+        overrides = overrides or {}
+        if overrides == current.overrides:
+            return current
+        key = (algorithm, int(version), json.dumps(overrides, sort_keys=True))
+        found = self._variants.get(key)
+        if found is None:
+            found = self._variants[key] = load_definition(current.file, load_common(), overrides)
+        return found
 
     def latest(self, algorithm: str) -> Definition:
         versions = [k[1] for k in self._by_key if k[0] == algorithm]

@@ -79,15 +79,15 @@ class Engine:
                 known = pinned.get(d.key)
                 if known is None:
                     conn.execute(insert(T.definitions).values(algorithm=d.id, version=d.version,
-                                                              content_hash=d.content_hash, first_used_at=now))
-                elif known != d.content_hash:
+                                                              content_hash=d.base_hash, first_used_at=now))
+                elif known != d.base_hash:
                     raise DefinitionChanged(
                         f"{d.file}: {d.id} version {d.version} differs from the definition already in use "
-                        f"(pinned {known[:12]}, loaded {d.content_hash[:12]}); publish the change as version "
+                        f"(pinned {known[:12]}, loaded {d.base_hash[:12]}); publish the change as version "
                         f"{d.version + 1}")
 
     def definition_for(self, case: CaseRecord) -> Definition:
-        d = self.registry.get(case.algorithm, case.algorithm_version)
+        d = self.registry.variant(case.algorithm, case.algorithm_version, case.overrides)
         if d.content_hash != case.definition_hash:
             raise DefinitionChanged(f"case {case.ref} is pinned to {case.algorithm} v{case.algorithm_version} "
                                     f"with hash {case.definition_hash[:12]}, but the loaded one is {d.content_hash[:12]}")
@@ -148,7 +148,7 @@ class Engine:
                 raise RuleViolation("conflict", f"a {d.id} case for {', '.join(spec.launch.unique)} already exists")
         record = CaseRecord(
             id=None, ref="", algorithm=d.id, algorithm_version=d.version, definition_hash=d.content_hash,
-            region=region, state="", state_entered_at=now, entered_by="launch", outcome=None, critical=False,
+            overrides=d.overrides or None, region=region, state="", state_entered_at=now, entered_by="launch", outcome=None, critical=False,
             version=0, task_seq=0, subject_id=subject_id, data=payload, bindings=bindings, unique_key=unique_key,
             created_at=now, updated_at=now, closed_at=None, head_hash="")
         change = CaseChange(conn, self.svc, d, record, now, loaded_version=0)
@@ -156,7 +156,7 @@ class Engine:
         try:
             record.id = conn.execute(insert(T.cases).values(
                 ref=f"tmp-{uuid.uuid4()}", algorithm=d.id, algorithm_version=d.version,
-                definition_hash=d.content_hash, region=region, state=first, state_entered_at=now,
+                definition_hash=d.content_hash, overrides=d.overrides or None, region=region, state=first, state_entered_at=now,
                 entered_by="launch", outcome=None, critical=False, version=0, task_seq=0, subject_id=subject_id,
                 data=payload, bindings=bindings, unique_key=unique_key, created_at=now, updated_at=now,
                 head_hash="")).inserted_primary_key[0]

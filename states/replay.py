@@ -107,7 +107,7 @@ def verify_case(conn: Connection, ref: str, registry) -> Verification:
             first_bad = seq
 
     try:
-        definition = registry.get(case_row.algorithm, case_row.algorithm_version)
+        definition = registry.variant(case_row.algorithm, case_row.algorithm_version, case_row.overrides)
     except KeyError:
         definition = None
         bad(None, f"algorithm {case_row.algorithm} v{case_row.algorithm_version} is not loaded")

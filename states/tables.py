@@ -71,6 +71,7 @@ cases = Table(
     Column("algorithm", String(60), nullable=False),
     Column("algorithm_version", Integer, nullable=False),
     Column("definition_hash", String(64), nullable=False),
+    Column("overrides", JSON),  # deployment deadline overrides in force at launch (replay needs them)
     Column("region", String(8), nullable=False),
     Column("state", String(60), nullable=False),
     Column("state_entered_at", UTC, nullable=False),

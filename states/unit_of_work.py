@@ -54,6 +54,7 @@ class CaseRecord:
     algorithm: str
     algorithm_version: int
     definition_hash: str
+    overrides: dict[str, dict[str, int]] | None
     region: str
     state: str
     state_entered_at: datetime

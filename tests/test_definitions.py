@@ -156,3 +156,25 @@ def test_diagram_is_mermaid_with_every_state(registry):
     for state in d.spec.states:
         assert f"as {state}" in text
     assert "reported --> bullying_review: assess" in text
+
+
+def test_a_case_keeps_the_deadline_override_it_was_launched_under(db_factory, tmp_path):
+    from conftest import kz
+    from sqlalchemy import select
+    from states import tables as T
+    from states.replay import verify_case
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text(yaml.safe_dump({"violence-report": {"collect_information": {"working_days": 3}}}),
+                         encoding="utf-8")
+    with_override = db_factory(registry=Registry.load(overrides_file=overrides))
+    school = with_override.svc.directory.schools("KZ-75")[0].id
+    ref = with_override.launch("violence-report", "KZ-75", school,
+                               {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=kz(2026, 4, 6, 10)).ref
+    plain = db_factory()  # the deployment later drops the override
+    plain.fire(ref, "police_check_done", plain.case(ref).bindings["police"],
+               {"outcome": "no_offence"}, now=kz(2026, 4, 6, 11))
+    with plain.reader() as conn:
+        due = conn.execute(select(T.tasks.c.due).where(T.tasks.c.kind == "collect_information")).scalar_one()
+        assert verify_case(conn, ref, plain.registry).ok
+    assert due == kz(2026, 4, 9, 18)  # 3 working days, as pinned at launch
+    assert plain.case(ref).overrides == {"collect_information": {"working_days": 3}}

@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('algorithm', sa.String(length=60), nullable=False),
     sa.Column('algorithm_version', sa.Integer(), nullable=False),
     sa.Column('definition_hash', sa.String(length=64), nullable=False),
+    sa.Column('overrides', sa.JSON(), nullable=True),
     sa.Column('region', sa.String(length=8), nullable=False),
     sa.Column('state', sa.String(length=60), nullable=False),
     sa.Column('state_entered_at', sa.DateTime(timezone=True), nullable=False),
