@@ -130,8 +130,9 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
     kinds = set(spec.task_kinds)
     ladders = set(spec.ladders)
     launch_fields = {k for k, f in spec.launch.data.items() if f.type != "child"}
-    recorded = {f for t in spec.triggers.values() for f in t.record}
-    case_fields = launch_fields | recorded | CASE_BUILTINS
+    recorded = {target for t in spec.triggers.values() for target in t.recorded().values()}
+    counters = {c for t in spec.triggers.values() for c in t.count}
+    case_fields = launch_fields | recorded | counters | CASE_BUILTINS
     timer_names = set(d.timers_by_name)
 
     def at(path: tuple) -> str:
@@ -186,6 +187,17 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
                     problems.append(f"{at(path + (i, 'to', j))}: unknown body type {to!r}")
             check_guard(n.when, path + (i, "when"), data_fields)
 
+    # roles
+    for name, role in spec.roles.items():
+        if name in BODY_TYPES:
+            problems.append(f"{at(('roles', name))}: role {name!r} shadows a body type")
+        if role.from_field and role.from_field not in launch_fields:
+            problems.append(f"{at(('roles', name, 'from_field'))}: role bound from undeclared launch field {role.from_field!r}")
+        for i, choice in enumerate(role.choose):
+            if choice.body_type not in BODY_TYPES:
+                problems.append(f"{at(('roles', name, 'choose', i, 'body_type'))}: unknown body type {choice.body_type!r}")
+            check_guard(choice.when, ("roles", name, "choose", i, "when"), launch_fields)
+
     # launch
     for i, actor in enumerate(spec.launch.actors):
         if actor not in body_like | {"system"}:
@@ -215,6 +227,10 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
             if timer.open_task:
                 check_task(timer.open_task, path + ("open_task",), set())
         check_notify(st.notify, ("states", name, "notify"), set())
+        for i, counter in enumerate(st.resets):
+            if counter not in counters:
+                problems.append(f"{at(('states', name, 'resets', i))}: resets unknown counter {counter!r} "
+                                "(a trigger must `count` it)")
 
     # triggers
     for name, trig in spec.triggers.items():
@@ -239,7 +255,8 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
             for i, kind in enumerate(trig.completes):
                 check_kind(kind, path + ("completes", i))
         for key in ("cancels", "reopens"):
-            for i, kind in enumerate(getattr(trig, key)):
+            kinds_listed = getattr(trig, key)
+            for i, kind in enumerate([] if kinds_listed == "all" else kinds_listed):
                 check_kind(kind, path + (key, i))
         for i, timer in enumerate(trig.restarts_timers):
             if timer not in timer_names:
@@ -253,7 +270,7 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
                 scope, _, fname = src.partition(".")
                 if (scope == "case" and fname not in case_fields) or (scope == "data" and fname not in fields) or scope not in ("case", "data"):
                     problems.append(f"{at(path + ('spawn', i, 'copy', target))}: copy from undeclared field {src!r}")
-        for i, fname in enumerate(trig.record):
+        for i, fname in enumerate(trig.recorded()):
             if fname not in fields:
                 problems.append(f"{at(path + ('record', i))}: record names undeclared field {fname!r}")
 

@@ -24,7 +24,7 @@ BODY_TYPES = (
 REPUBLIC_TYPES = ("ministry_education", "ministry_health", "ministry_interior", "ministry_labour",
                   "government_office")
 FIELD_TYPES = ("string", "text", "bool", "int", "enum", "list", "object_list", "body_id",
-               "case_ref", "region", "child", "date")
+               "body_ref", "case_ref", "region", "child", "date", "period", "plan_measure")
 ERROR_CODES = ("unknown_case", "unknown_trigger", "invalid_transition", "forbidden",
                "invalid_data", "guard_failed", "conflict")
 
@@ -85,6 +85,7 @@ class Guard(Strict):
     lt: float | None = None
     lte: float | None = None
     is_set: bool | None = None
+    matches: str | None = None  # a regular expression the text value must contain a match of
     all: list["Guard"] | None = None
     any: list["Guard"] | None = None
     not_: "Guard | None" = Field(None, alias="not")
@@ -105,14 +106,14 @@ class Guard(Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> "Guard":
-        ops = [k for k in ("equals", "not_equals", "in_", "not_in", "gt", "gte", "lt", "lte", "is_set")
+        ops = [k for k in ("equals", "not_equals", "in_", "not_in", "gt", "gte", "lt", "lte", "is_set", "matches")
                if getattr(self, k) is not None]
         forms = [k for k in ("all", "any", "not_", "elapsed_in_state", "elapsed_since_closed",
                              "task_open", "entered_by") if getattr(self, k) is not None]
         if self.field is not None:
             if len(ops) != 1 or forms:
                 raise ValueError("a field guard needs exactly one comparison "
-                                 "(equals, not_equals, in, not_in, gt, gte, lt, lte, is_set)")
+                                 "(equals, not_equals, in, not_in, gt, gte, lt, lte, is_set, matches)")
             if not (self.field.startswith("case.") or self.field.startswith("data.")):
                 raise ValueError(f"guard field {self.field!r} must start with 'case.' or 'data.'")
         elif len(forms) != 1 or ops:
@@ -194,6 +195,7 @@ class StateSpec(Strict):
     tasks: list[TaskSpec] = []
     timers: list[TimerSpec] = []
     notify: list[NotifySpec] = []
+    resets: list[str] = []  # case counters set to 0 on entering this state
     source: str | None = None
 
 
@@ -232,12 +234,17 @@ class OpensEach(Strict):
 
 class TriggerSpec(Strict):
     title: Titles
+
+    def recorded(self) -> dict[str, str]:
+        """data field -> case data field, for the fields this trigger keeps in the case."""
+        return dict(self.record) if isinstance(self.record, dict) else {f: f for f in self.record}
+
     actors: list[str]
     data: dict[str, FieldSpec] = {}
     transitions: list[TransitionSpec]
     guard: Guard | None = None
     completes: list[str] | Literal["all"] = []
-    cancels: list[str] = []
+    cancels: list[str] | Literal["all"] = []
     reopens: list[str] = []
     restarts_timers: list[str] = []
     opens: list[TaskSpec] = []
@@ -245,8 +252,9 @@ class TriggerSpec(Strict):
     assignee_of: str | None = None  # only the body of this open task (or a supervisor) may fire
     notify: list[NotifySpec] = []
     spawn: list[SpawnSpec] = []
-    record: list[str] = []
-    effect: Literal["transfer", "link"] | None = None
+    record: list[str] | dict[str, str] = []  # data fields kept in the case's data (as `field: case_field`)
+    count: list[str] = []  # case counters this trigger increments
+    effect: Literal["transfer", "link", "missing_reports"] | None = None
     source: str | None = None
 
 
@@ -281,6 +289,25 @@ class TaskKindSpec(Strict):
     description: Titles | None = None
 
 
+class RoleChoice(Strict):
+    body_type: str
+    when: Guard | None = None
+
+
+class RoleSpec(Strict):
+    """A role an algorithm binds at launch besides the body types (e.g. plan-reporting's
+    `executor`): from a launch field naming a body id or type, or the first matching choice."""
+    title: Titles
+    from_field: str | None = None
+    choose: list[RoleChoice] = []
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "RoleSpec":
+        if (self.from_field is None) == (not self.choose):
+            raise ValueError("a role needs exactly one of `from_field` or `choose`")
+        return self
+
+
 class AlgorithmSpec(Strict):
     """One algorithm at one version, as written in its YAML file (plus `common.yaml`)."""
     id: str
@@ -288,7 +315,7 @@ class AlgorithmSpec(Strict):
     title: Titles
     reference_prefix: str = Field(pattern=r"^[A-Z]{2,4}$")
     sources: list[str] = []
-    roles: dict[str, Titles] = {}
+    roles: dict[str, RoleSpec] = {}
     launch: LaunchSpec
     task_kinds: dict[str, TaskKindSpec]
     states: dict[str, StateSpec]

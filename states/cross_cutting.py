@@ -21,6 +21,7 @@ def transfer(change, payload: dict[str, Any]) -> None:
         raise RuleViolation("invalid_data", f"field 'to_region': the case is already in {new_region}; "
                                             "name `to_school` to move it within the region", field="to_region")
     old_bodies = list(dict.fromkeys(case.bindings.values()))
+    old_region = case.region
     new_bindings = bind(directory, new_region, payload.get("to_school"), field="to_school")
     case.bindings = new_bindings
     case.region = new_region
@@ -44,6 +45,7 @@ def transfer(change, payload: dict[str, Any]) -> None:
                             .values(body_id=body_id, due=task.due, overdue=False))
         moved.append({"key": task.key, "body": body_id, "due": iso(task.due),
                       "steps": [{"step": s, "at": iso(t)} for s, t in steps]})
+    change.effects["from_region"] = old_region
     change.effects["transferred"] = {"region": new_region, "bindings": new_bindings, "tasks_moved": moved}
     recipients = list(dict.fromkeys(old_bodies + list(new_bindings.values())))
     change.notify_bodies("case_transferred", recipients)

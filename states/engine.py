@@ -187,7 +187,36 @@ class Engine:
 
     def _role_bindings(self, d: Definition, region: str, payload: dict[str, Any]) -> dict[str, str]:
         """Algorithm-declared roles (e.g. plan-reporting's `executor`) bound from launch data."""
-        return {}
+        from .guards import GuardContext
+        out: dict[str, str] = {}
+        for name, role in d.spec.roles.items():
+            if role.from_field:
+                value = payload.get(role.from_field)
+                out[name] = self._body_from_ref(region, value, role.from_field)
+                continue
+            ctx = GuardContext(case=payload, data=payload, now=utcnow())
+            choice = next((c for c in role.choose if holds(c.when, ctx)), None)
+            body_id = self._body_from_ref(region, choice.body_type, name) if choice is not None else None
+            if body_id is None:
+                raise RuleViolation("invalid_data", f"no body can act as {name!r} for this launch", field=name)
+            out[name] = body_id
+        return out
+
+    def _body_from_ref(self, region: str, value: Any, field: str) -> str:
+        """A body id, or a body type resolved in the case's region (republic types: the ministry)."""
+        directory = self.svc.directory
+        if not isinstance(value, str) or not value:
+            raise RuleViolation("invalid_data", f"field {field!r}: a body id or body type is required", field=field)
+        body = directory.find(value)
+        if body is not None:
+            return body.id
+        from algorithms.schema import BODY_TYPES, REPUBLIC_TYPES
+        if value in REPUBLIC_TYPES:
+            return directory.republic(value).id
+        if value in BODY_TYPES and value != "republic_body":
+            return directory.region_body(region, value).id
+        raise RuleViolation("invalid_data", f"field {field!r}: {value!r} is neither a body id nor a body type",
+                            field=field)
 
     def _authorize_launch(self, d: Definition, region: str, actor: str) -> None:
         allowed = d.spec.launch.actors
@@ -256,13 +285,17 @@ class Engine:
         from_state = case.state
         if extra_effects:
             change.effects.update(extra_effects)
-        for name in trig.record:
+        for name, target in trig.recorded().items():
             if name in payload:
-                case.data = {**case.data, name: payload[name]}
+                case.data = {**case.data, target: payload[name]}
+        for counter in trig.count:
+            case.data = {**case.data, counter: int(case.data.get(counter, 0)) + 1}
         if trig.completes:
             change.complete(trig.completes if trig.completes == "all"
                             else [k.format(data=_Fields(payload)) for k in trig.completes])
-        if trig.cancels:
+        if trig.cancels == "all":
+            change.cancel_all()
+        elif trig.cancels:
             change.cancel_kinds(trig.cancels)
         if edge.internal:
             for kind in trig.reopens:
@@ -280,6 +313,11 @@ class Engine:
         elif trig.effect == "link":
             from .cross_cutting import link
             link(self, change, payload, actor)
+        elif trig.effect == "missing_reports":
+            from .reporting import missing_reports
+            missing = missing_reports(conn, case, self.svc.catalogue, self.svc.directory)
+            if missing or "-H" in case.data.get("period", ""):
+                change.effects["missing_reports"] = missing
         for task_spec in trig.opens:
             change.open_from_spec(task_spec, None)
         if trig.opens_each:
@@ -376,6 +414,12 @@ class Engine:
                 if body is None or (spec.body_type and body.type != spec.body_type):
                     raise RuleViolation("invalid_data", f"field {name!r}: {value!r} is not a "
                                                         f"{spec.body_type or 'body'} in the directory", field=name)
+            if spec.type == "object_list" and spec.items:
+                measure_fields = [k for k, f in spec.items.items() if f.type == "plan_measure"]
+                if measure_fields and case is not None and "executor" in case.bindings:
+                    from .reporting import check_items
+                    for sub in measure_fields:
+                        check_items(value, name, sub, case.bindings["executor"], self.svc.catalogue, directory)
             if spec.type == "case_ref":
                 if case is not None and value == case.ref:
                     raise RuleViolation("invalid_data", f"field {name!r}: a case cannot refer to itself", field=name)

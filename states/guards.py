@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import calendar as _cal
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -45,6 +46,8 @@ def describe(guard: Guard) -> str:
             value = getattr(guard, op)
             if value is not None:
                 return f"{guard.field} {sym} {value!r}"
+        if guard.matches is not None:
+            return f"{guard.field} matches {guard.matches!r}"
         return f"{guard.field} is {'set' if guard.is_set else 'unset'}"
     if guard.all:
         return " and ".join(f"({describe(g)})" for g in guard.all)
@@ -92,6 +95,8 @@ def _eval(g: Guard, ctx: GuardContext) -> bool:
             return value in g.in_
         if g.not_in is not None:
             return value not in g.not_in
+        if g.matches is not None:
+            return isinstance(value, str) and re.search(g.matches, value) is not None
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return False
         return ((g.gt is None or value > g.gt) and (g.gte is None or value >= g.gte)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from algorithms.schema import FieldSpec
 
@@ -65,6 +65,8 @@ def _annotation(name: str, spec: FieldSpec) -> tuple[Any, Any]:
         ann, kw = ChildData, {}
     elif t == "date":
         ann, kw = date, {}
+    elif t == "period":
+        ann, kw = Annotated[str, AfterValidator(_period)], {}
     else:  # string, text, body_id, case_ref, region
         ann = str
         kw = {"max_length": spec.max_length or (2000 if t == "text" else 500),
@@ -73,6 +75,12 @@ def _annotation(name: str, spec: FieldSpec) -> tuple[Any, Any]:
     if spec.required:
         return ann, Field(..., **kw)
     return ann | None, Field(None, **kw)
+
+
+def _period(value: str) -> str:
+    from .periods import period_bounds
+    period_bounds(value)  # raises ValueError naming the format
+    return value
 
 
 def build_model(name: str, fields: dict[str, FieldSpec]) -> type[BaseModel]:

@@ -84,10 +84,18 @@ class CaseRecord:
 
 @dataclass
 class Services:
-    """What the engine consults: definitions, the bodies directory and the calendar."""
+    """What the engine consults: definitions, the bodies directory, the calendar, the plan."""
     registry: Any
     directory: Any
     calendar: Any
+    _catalogue: Any = None
+
+    @property
+    def catalogue(self):
+        if self._catalogue is None:
+            from algorithms.catalogue import load_catalogue
+            self._catalogue = load_catalogue()
+        return self._catalogue
 
 
 @dataclass
@@ -235,6 +243,8 @@ class CaseChange:
         self.case.state_entered_at = self.now
         self.case.entered_by = entered_by
         spec = self.d.state(state)
+        if spec.resets:
+            self.case.data = {**self.case.data, **{counter: 0 for counter in spec.resets}}
         if spec.final:
             self.cancel_all()
             self.case.outcome = outcome
@@ -310,7 +320,7 @@ class CaseChange:
             "case_id": case.id, "seq": seq, "at": self.now, "actor": actor, "trigger": trigger, "data": data,
             "from_state": from_state, "to_state": case.state, "effects": self.effects,
             "algorithm_version": case.algorithm_version, "prev_hash": prev, "hash": digest})
-        self._insert_outbox(seq)
+        self._insert_outbox(seq, trigger)
         result = self.conn.execute(_SAVE_CASE, {
             "c_id": case.id, "v_old": self.loaded_version, "v_state": case.state,
             "v_entered_at": case.state_entered_at, "v_entered_by": case.entered_by, "v_outcome": case.outcome,
@@ -346,7 +356,7 @@ class CaseChange:
         } for t in self.new_tasks])
         self.new_tasks = []
 
-    def _insert_outbox(self, seq: int) -> None:
+    def _insert_outbox(self, seq: int, trigger: str) -> None:
         items = self.effects.get("notifications") or []
         if not items:
             return
@@ -357,12 +367,22 @@ class CaseChange:
             rows.append({
                 "case_id": self.case.id, "event_seq": seq, "template": item["template"], "body_id": item["to"],
                 "task_key": item["task"],
-                "context": {"case": self.case.ref, "algorithm": self.case.algorithm,
-                            "version": self.case.algorithm_version, "state": self.case.state,
-                            "region": self.case.region, "task": task},
+                "context": self._message_context(trigger, task),
                 "idempotency_key": f"{self.case.ref}/{seq}/{item['template']}/{item['to']}/{item['task'] or '-'}",
                 "status": "pending", "attempts": 0, "created_at": self.now})
         self.conn.execute(_INSERT_OUTBOX, rows)
+
+    def _message_context(self, trigger: str, task: dict | None) -> dict[str, Any]:
+        """What a message about this event may say: references and titles only, never personal data."""
+        context: dict[str, Any] = {
+            "case": self.case.ref, "algorithm": self.case.algorithm, "version": self.case.algorithm_version,
+            "state": self.case.state, "region": self.case.region, "task": task, "trigger": trigger,
+            "outcome": self.case.outcome, "period": self.case.data.get("period")}
+        moved = self.effects.get("transferred")
+        if moved:
+            context["from_region"] = self.effects.get("from_region")
+            context["to_region"] = moved["region"]
+        return context
 
     def _task_context(self, key: str | None, opened: dict[str, dict]) -> dict | None:
         if key is None:

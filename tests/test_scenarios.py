@@ -1,0 +1,212 @@
+"""The shipped scenario files (tests/scenarios/*.yaml) hold on every backend, the `qorgau simulate`
+command reports malformed and failing files with the documented exit codes, and together the
+scenarios exercise every trigger and every state of violence-report and social-patronage.
+
+Contract: ../shared/spec/scenarios.md.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from algorithms.registry import Registry
+from app.cli import app
+from states.simulation import run_scenario
+
+SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml"))
+COVERED_ALGORITHMS = ("violence-report", "social-patronage")
+
+
+def _describe_failures(result) -> str:
+    lines = [f"{result.file}: {result.name}"]
+    if result.error:
+        lines.append(f"  error: {result.error}")
+    for step in result.steps:
+        bad = [c for c in step.checks if not c.ok]
+        if bad:
+            lines.append(f"  {step.at.isoformat()}  {step.label}")
+            lines.extend(f"    ✗ {c.text}" + (f"  ({c.detail})" if c.detail else "") for c in bad)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- every file holds
+
+def test_there_are_scenarios() -> None:
+    assert SCENARIO_FILES, f"no scenario files in {SCENARIOS_DIR}"
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
+def test_scenario_holds(path: Path, db_factory) -> None:
+    # run_scenario disposes the engine's database at the end, so the engine is made inside the factory.
+    result = run_scenario(path, lambda: db_factory())
+    assert result.ok, "failing checks:\n" + _describe_failures(result)
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
+def test_scenario_ends_by_verifying_history(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert doc.get("name"), f"{path.name}: a scenario needs a `name`"
+    expects = [s["expect"] for s in doc.get("steps") or [] if s.get("expect")]
+    assert expects and expects[-1].get("history_verifies") is True, \
+        f"{path.name}: the last expect must say `history_verifies: true`"
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+runner = CliRunner()
+
+_HEADER = """\
+name: malformed on purpose
+algorithm: violence-report
+start: 2026-04-13T10:00:00+05:00
+region: KZ-75
+actor: school
+data: {form: bullying, channel: school, summary: test}
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _output(result) -> str:
+    out = result.output or ""
+    try:
+        err = result.stderr
+    except (ValueError, AttributeError):
+        err = ""
+    return out + ("" if err and err in out else err or "")
+
+
+def test_cli_at_going_backwards_is_malformed_and_names_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "backwards.yaml", _HEADER + textwrap.dedent("""\
+        steps:
+          - at: +2h
+            expect: {state: reported}
+          - at: +1h
+            expect: {state: reported}
+        """))
+    # line 10 is the second `at` (6 header lines, `steps:`, the first step's two lines)
+    result = runner.invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 2, _output(result)
+    assert f"{path}:10" in _output(result)
+    assert "backwards" in _output(result)
+
+
+def test_cli_yaml_syntax_error_is_malformed_and_names_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "syntax.yaml", _HEADER + textwrap.dedent("""\
+        steps:
+          - at: +1h
+            expect: {state: reported
+          - at: +2h
+            expect: {state: reported}
+        """))
+    result = runner.invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 2, _output(result)
+    out = _output(result)
+    assert str(path) in out
+    line = out.split(f"{path}:", 1)[1].split(":", 1)[0]
+    assert line.isdigit() and 9 <= int(line) <= 11, out
+
+
+def test_cli_malformed_file_wins_over_a_failing_one(tmp_path: Path) -> None:
+    bad = _write(tmp_path, "no_actor.yaml", _HEADER + textwrap.dedent("""\
+        steps:
+          - at: +1h
+            fire: assess
+            data: {immediate_danger: false, perpetrator: peer}
+        """))
+    failing = _write(tmp_path, "failing.yaml", _HEADER + "steps:\n  - at: +0m\n    expect: {state: closed}\n")
+    result = runner.invoke(app, ["simulate", str(failing), str(bad)])
+    assert result.exit_code == 2, _output(result)
+    assert f"{bad}:8" in _output(result)
+
+
+def test_cli_failing_expectation_exits_1(tmp_path: Path) -> None:
+    path = _write(tmp_path, "failing.yaml", _HEADER + textwrap.dedent("""\
+        steps:
+          - at: +1h
+            actor: school
+            fire: assess
+            data: {immediate_danger: false, perpetrator: peer}
+            expect:
+              state: investigation
+        """))
+    result = runner.invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 1, _output(result)
+    assert "state = investigation" in _output(result)
+    assert "bullying_review" in _output(result)
+
+
+def test_cli_passing_file_exits_0(tmp_path: Path) -> None:
+    path = _write(tmp_path, "passing.yaml", _HEADER + textwrap.dedent("""\
+        steps:
+          - at: +1h
+            actor: school
+            fire: assess
+            data: {immediate_danger: false, perpetrator: peer}
+            expect:
+              state: bullying_review
+              history_verifies: true
+        """))
+    result = runner.invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 0, _output(result)
+
+
+def test_cli_json_report(tmp_path: Path) -> None:
+    import json
+    path = _write(tmp_path, "failing.yaml", _HEADER + "steps:\n  - at: +0m\n    expect: {state: closed}\n")
+    result = runner.invoke(app, ["simulate", "--json", str(path)])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["passed"] == 0 and report["failed"] == 1 and report["malformed"] == []
+    assert report["files"][0]["ok"] is False
+
+
+# ---------------------------------------------------------------------------- coverage
+
+def _coverage() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Triggers fired and accepted, and states expected, per algorithm, over all shipped scenarios."""
+    registry = Registry.load()
+    fired: dict[str, set[str]] = {a: set() for a in COVERED_ALGORITHMS}
+    reached: dict[str, set[str]] = {a: set() for a in COVERED_ALGORITHMS}
+    for path in SCENARIO_FILES:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        algorithm = doc.get("algorithm")
+        if algorithm not in fired:
+            continue
+        d = registry.get(algorithm, doc.get("version"))
+        reached[algorithm].add(d.spec.launch.initial)
+        for step in doc.get("steps") or []:
+            expect = step.get("expect") or {}
+            if step.get("fire") and "error" not in expect:
+                fired[algorithm].add(step["fire"])
+            if expect.get("state") and "error" not in expect:
+                reached[algorithm].add(expect["state"])
+    return fired, reached
+
+
+@pytest.mark.parametrize("algorithm", COVERED_ALGORITHMS)
+def test_scenarios_fire_every_trigger(algorithm: str) -> None:
+    d = Registry.load().get(algorithm)
+    fired, _ = _coverage()
+    missing = sorted(set(d.spec.triggers) - fired[algorithm])
+    assert not missing, f"{algorithm}: no scenario fires (successfully) {', '.join(missing)}"
+    for cross_cutting in ("transfer", "transfer_accepted", "withdraw", "link"):
+        assert cross_cutting in d.spec.triggers
+
+
+@pytest.mark.parametrize("algorithm", COVERED_ALGORITHMS)
+def test_scenarios_reach_every_state(algorithm: str) -> None:
+    d = Registry.load().get(algorithm)
+    _, reached = _coverage()
+    missing = sorted(set(d.spec.states) - reached[algorithm])
+    assert not missing, f"{algorithm}: no scenario expects the state {', '.join(missing)}"
