@@ -336,7 +336,7 @@ class _Page:
                _row("Reference prefix", _code(s.reference_prefix)),
                _row("Definition", _code(_definition_file(d.file)))]
         if s.roles:
-            out.append(_row("Roles", ", ".join(f"{_code(k)} ({v.en})" for k, v in s.roles.items())))
+            out.append(_row("Roles", "; ".join(f"{_code(k)} ({v.title.en}): {_role_source(v)}" for k, v in s.roles.items())))
         if len(self.versions) > 1:
             latest = self.versions[-1]
             links = [f"[v{v}]({s.id}.v{v}.md)" + (" (latest)" if v == latest else "") for v in self.versions]
@@ -550,6 +550,14 @@ def ladder_time_words(at: Any) -> str:
     if isinstance(at, dict) and "after_due" in at and isinstance(at["after_due"], dict) and "hours" in at["after_due"]:
         return f"{_plural(int(at['after_due']['hours']), 'hour')} after the due time"
     return _code(_value(at))
+
+
+def _role_source(role) -> str:
+    """How a role is bound at launch, in words."""
+    if role.from_field:
+        return f"the body named by launch field {_code(role.from_field)}"
+    return "; ".join(f"{_code(c.body_type)} when {_when(c.when)}" if c.when else f"otherwise {_code(c.body_type)}"
+                     for c in role.choose)
 
 
 def _value(v: Any) -> str:

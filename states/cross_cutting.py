@@ -27,13 +27,14 @@ def transfer(change, payload: dict[str, Any]) -> None:
     case.region = new_region
     moved = []
     for task in list(change.open_tasks().values()):
-        if task.role.endswith(".parent"):
-            served = change.open_tasks().get(task.serves)
-            base = served.body_id if served else bound_body(task.role[:-7], new_bindings, directory)
-            parent = directory.parent(base) if base else None
-            body_id = parent.id if parent else task.body_id
-        else:
-            body_id = bound_body(task.role, new_bindings, directory) or task.body_id
+        if task.key not in change.open_tasks():
+            continue
+        if task.serves is not None:
+            # The served task's ladder restarts from the transfer, so its escalation goes too.
+            if task.key in change.open_tasks():
+                change.close_task(task.key, "cancelled")
+            continue
+        body_id = bound_body(task.role, new_bindings, directory) or task.body_id
         task.body_id = body_id
         task.opened_at = change.now
         task.due = change.due_for(task.deadline, change.now)

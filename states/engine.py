@@ -337,6 +337,9 @@ class Engine:
             if sp.when is not None and not holds(sp.when, change.guard_context(payload)):
                 continue
             data = dict(sp.data)
+            target_fields = self.registry.get(sp.algorithm).spec.launch.data
+            if "school" in target_fields and "school" in case.bindings:
+                data.setdefault("school", case.bindings["school"])  # the same child's school
             for target, source in sp.copy_.items():
                 scope, _, name = source.partition(".")
                 value = (case.data if scope == "case" else payload).get(name)

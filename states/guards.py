@@ -138,13 +138,16 @@ def _elapsed(since: datetime | None, e: Elapsed, ctx: GuardContext) -> bool:
 
 
 def shift(instant: datetime, rule: Deadline, working_days_due=None) -> datetime:
-    """`instant` moved forward by a plain period (months clamp to the month's last day)."""
+    """`instant` moved forward by a plain period, counted on the Kazakhstan wall clock (months
+    clamp to the month's last day)."""
+    from .calendar import KZ_TZ
     if rule.hours is not None:
         return instant + timedelta(hours=rule.hours)
+    local = instant.astimezone(KZ_TZ)
     if rule.days is not None:
-        return instant + timedelta(days=rule.days)
+        return (local + timedelta(days=rule.days)).astimezone(instant.tzinfo)
     if rule.months is not None:
-        return add_months(instant, rule.months)
+        return add_months(local, rule.months).astimezone(instant.tzinfo)
     if rule.working_days is not None and working_days_due is not None:
         return working_days_due(rule.working_days, instant)
     raise ValueError(f"cannot measure elapsed time in {rule.unit}")

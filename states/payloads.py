@@ -12,7 +12,8 @@ from algorithms.schema import FieldSpec
 
 from .errors import RuleViolation
 
-_IIN_LIKE = re.compile(r"(?<!\d)\d{12}(?!\d)")
+# Twelve digits, possibly grouped with spaces or dashes: it looks like an IIN.
+_IIN_LIKE = re.compile(r"(?<!\d)(?:\d[\s-]?){11}\d(?!\d)")
 
 
 class ChildData(BaseModel):
@@ -38,13 +39,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _free_text(max_length: int | None):
+def _no_iin(value: str) -> str:
+    if _IIN_LIKE.search(value):
+        raise ValueError("must not contain personal data (a 12-digit number looks like an IIN)")
+    return value
+
+
+def _free_text(required: bool):
     def check(value: str) -> str:
-        value = value.strip()
-        if _IIN_LIKE.search(value):
-            raise ValueError("must not contain personal data (a 12-digit number looks like an IIN)")
+        value = _no_iin(value.strip())
+        if required and not value:
+            raise ValueError("must not be blank")
         return value
     return check
+
+
+def _free_text_items(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    cleaned = [_no_iin(item.strip()) for item in value]
+    if any(not item for item in cleaned):
+        raise ValueError("items must not be blank")
+    return cleaned
 
 
 def _annotation(name: str, spec: FieldSpec) -> tuple[Any, Any]:
@@ -88,7 +104,9 @@ def build_model(name: str, fields: dict[str, FieldSpec]) -> type[BaseModel]:
     validators = {}
     for fname, spec in fields.items():
         if spec.type in ("string", "text"):
-            validators[f"_clean_{fname}"] = field_validator(fname)(_free_text(spec.max_length))
+            validators[f"_clean_{fname}"] = field_validator(fname)(_free_text(spec.required))
+        elif spec.type == "list":
+            validators[f"_clean_{fname}"] = field_validator(fname)(_free_text_items)
     return create_model(name, __base__=_Strict, __validators__=validators, **definitions)
 
 

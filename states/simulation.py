@@ -141,7 +141,8 @@ def parse_scenario(path: str | Path) -> tuple[Scenario, list[datetime], LocatedY
         where = doc.where(("steps", i, "at"))
         when = _parse_at(step.at, scenario.start, where)
         if when < previous:
-            raise ScenarioError(f"{where}: `at` goes backwards ({iso(when)} is before {iso(previous)})")
+            raise ScenarioError(f"{where}: `at` goes backwards ({_local(when)} is before {_local(previous)}, "
+                                f"Kazakhstan time)")
         if step.fire and not step.actor:
             raise ScenarioError(f"{doc.where(('steps', i))}: a step that fires needs an `actor`")
         if not step.fire and step.expect is None:

@@ -164,7 +164,7 @@ def test_a_crash_after_the_event_insert_leaves_nothing_half_written(engine, monk
     ref = launch(engine).ref
     before = counts(engine)
 
-    def boom(self, seq):
+    def boom(self, *args):
         raise RuntimeError("power cut after the event insert")
 
     monkeypatch.setattr(CaseChange, "_insert_outbox", boom)
@@ -209,7 +209,7 @@ def test_concurrent_fires_on_one_case_one_wins_one_conflicts(db_factory):
 
 
 def test_spawn_links_both_ways_and_records_it_in_both_histories(engine):
-    ref = launch(engine, {**BULLYING, "form": "neglect", "child": CHILD}).ref
+    ref = launch(engine, {**BULLYING, "form": "neglect", "child": CHILD, "school": "kz-75.school-2"}).ref
     school = body(engine, ref, "school")
     engine.fire(ref, "assess", school, {"immediate_danger": False, "perpetrator": "family"}, now=kz(2026, 4, 6, 11))
     out = engine.fire(ref, "assessment_done", body(engine, ref, "guardianship"), {"refer_to_patronage": True},
@@ -219,6 +219,7 @@ def test_spawn_links_both_ways_and_records_it_in_both_histories(engine):
     spawned = engine.case(child_ref)
     assert spawned.algorithm == "social-patronage" and spawned.state == "referred"
     assert spawned.subject_id == engine.case(ref).subject_id and spawned.region == "KZ-75"
+    assert spawned.bindings["school"] == "kz-75.school-2"  # the same child's school
     with engine.reader() as conn:
         links = {(r.case_id, r.relation) for r in conn.execute(select(T.case_links))}
         parent_fx = conn.execute(select(T.events.c.effects).where(T.events.c.case_id == engine.case(ref).id,
