@@ -159,11 +159,17 @@ def show(ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001.
         raise typer.Exit(1)
     with engine.reader() as conn:
         tasks = conn.execute(select(T.tasks).where(T.tasks.c.case_id == case.id).order_by(T.tasks.c.id)).all()
+        missing = None
+        if case.algorithm == "plan-reporting":
+            from states.reporting import missing_reports
+            missing = missing_reports(conn, case, engine.svc.catalogue, engine.svc.directory)
     out = {"ref": case.ref, "algorithm": case.algorithm, "version": case.algorithm_version, "region": case.region,
            "state": case.state, "outcome": case.outcome, "critical": case.critical, "case_version": case.version,
            "bindings": case.bindings,
            "tasks": [{"key": t.key, "kind": t.kind, "body": t.body_id, "status": t.status, "overdue": t.overdue,
                       "due": t.due.astimezone(KZ_TZ).isoformat()} for t in tasks]}
+    if missing is not None and "-H" in case.data.get("period", ""):
+        out["missing_reports"] = missing
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -172,6 +178,10 @@ def show(ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001.
     for t in out["tasks"]:
         typer.echo(f"  {t['key']:>4} {t['status']:<9} {t['kind']:<26} {t['body']:<32} due {t['due'][:16]}"
                    + ("  overdue" if t["overdue"] and t["status"] == "open" else ""))
+    if "missing_reports" in out:
+        typer.echo(f"quarterly reports not yet accepted: {len(out['missing_reports'])}")
+        for m in out["missing_reports"]:
+            typer.echo(f"  {m['period']}  {m['executor']:<32} {m['state']}")
 
 
 def _register_docs() -> None:
