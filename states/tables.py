@@ -60,8 +60,54 @@ definitions = Table(
 subjects = Table(
     "subjects", metadata,
     Column("id", String(36), primary_key=True),
-    Column("payload", JSON, nullable=False),  # the child's personal data; never copied into history
+    # The child's personal data, encrypted with the subject's own data key (see personal_data.py);
+    # never copied into a history or a message.
+    Column("payload", JSON, nullable=False),
     Column("created_at", UTC, nullable=False),
+    Column("erased_at", UTC),
+)
+
+# One data key per subject, wrapped by the deployment's master key. Erasure destroys it.
+subject_keys = Table(
+    "subject_keys", metadata,
+    Column("subject_id", String(36), ForeignKey("subjects.id"), primary_key=True),
+    Column("wrapped_key", Text),  # None once destroyed
+    Column("master_key_id", String(40), nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("destroyed_at", UTC),
+)
+
+# Every read of personal data: who, when, which case, why.
+access_log = Table(
+    "access_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_id", String(36), nullable=False),
+    Column("case_ref", String(40)),
+    Column("actor", String(80), nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("at", UTC, nullable=False),
+    Column("outcome", String(20), nullable=False),  # read | refused | erased
+)
+Index("ix_access_log_case", access_log.c.case_ref, access_log.c.at)
+
+# Daily anchors: a Merkle root over every case's chain head at a moment.
+anchors = Table(
+    "anchors", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTC, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("heads", JSON, nullable=False),  # [[ref, seq, hash], ...] sorted by ref: the leaves
+)
+
+# When the sweep ran, so an auditor can check each escalation step was taken on time.
+sweep_runs = Table(
+    "sweep_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTC, nullable=False),
+    Column("now", UTC, nullable=False),  # the moment the sweep took steps up to
+    Column("finished_at", UTC),
+    Column("processed", Integer, nullable=False, default=0),
 )
 
 cases = Table(
