@@ -19,11 +19,14 @@ def database_url() -> str:
     return os.environ.get("QORGAU_DATABASE_URL", DEFAULT_URL)
 
 
-def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+def make_engine(url: str | None = None, *, echo: bool = False, schema: str | None = None) -> Engine:
+    """An engine on `url`; on PostgreSQL, `schema` puts every table in that schema (tests use one
+    schema per process so parallel runs never share tables)."""
     url = url or database_url()
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:

@@ -45,20 +45,37 @@ def calendar() -> Calendar:
 _pg_migrated = False
 
 
+PG_SCHEMA = f"qorgau_test_{os.getpid()}"
+
+
 def _pg_db():
-    """The PostgreSQL test database, migrated once per session and emptied before each use."""
+    """The PostgreSQL test database, in a schema of this test process (so parallel runs never share
+    tables), migrated once per session and emptied before each use."""
     global _pg_migrated
-    db = make_engine(PG_URL)
     if not _pg_migrated:
-        with db.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+        admin.dispose()
+    db = make_engine(PG_URL, schema=PG_SCHEMA)
+    if not _pg_migrated:
         migrate(db)
         _pg_migrated = True
     with db.begin() as conn:
         names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     return db
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pg_schema():
+    yield
+    if PG_URL and _pg_migrated:
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
