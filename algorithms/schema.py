@@ -80,10 +80,10 @@ class Guard(Strict):
     not_equals: Any = None
     in_: list[Any] | None = Field(None, alias="in")
     not_in: list[Any] | None = None
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
+    gt: int | float | None = None
+    gte: int | float | None = None
+    lt: int | float | None = None
+    lte: int | float | None = None
     is_set: bool | None = None
     matches: str | None = None  # a regular expression the text value must contain a match of
     all: list["Guard"] | None = None

@@ -382,6 +382,8 @@ class _Page:
                 own_source = t.source and not (t.open_task and t.open_task.source == t.source)
                 timers.append(f"{_code(t.name)}: after {deadline_words(t.after)} in the state, {what}"
                               + (f" (timer {_source(t.source)})" if own_source else ""))
+            if st.resets:
+                timers.append("resets " + ", ".join(_code(c) for c in st.resets) + " to 0 on entry")
             state_id = _code(name) + (" (start)" if name in starts else "")
             title = f"{st.title.en} / {st.title.ru}" + (f" ({_source(st.source)})" if st.source else "")
             out.append(_row(state_id, title, "final" if st.final else "",
@@ -450,7 +452,9 @@ class _Page:
             out.append("completes " + ", ".join(self.task_name(k) for k in tr.completes))
         if tr.reopens:
             out.append("reopens " + ", ".join(self.task_name(k) for k in tr.reopens))
-        if tr.cancels:
+        if tr.cancels == "all":
+            out.append("cancels all open tasks")
+        elif tr.cancels:
             out.append("cancels " + ", ".join(self.task_name(k) for k in tr.cancels))
         for t in tr.opens:
             out.append("opens " + self.task(t))
@@ -464,7 +468,10 @@ class _Page:
         if tr.restarts_timers:
             out.append("restarts timer " + ", ".join(_code(t) for t in tr.restarts_timers))
         if tr.record:
-            out.append("records " + ", ".join(_code(f) for f in tr.record) + " on the case")
+            out.append("records " + ", ".join(_code(f) if f == to else f"{_code(f)} as {_code(to)}"
+                                              for f, to in tr.recorded().items()) + " on the case")
+        if tr.count:
+            out.append("counts " + ", ".join(_code(c) for c in tr.count) + " on the case")
         if tr.effect == "transfer":
             out.append("moves the case to another region")
         elif tr.effect == "link":

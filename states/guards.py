@@ -76,8 +76,17 @@ def holds(guard: Guard | None, ctx: GuardContext) -> bool:
         return True
     ok = _eval(guard, ctx)
     if not ok:
-        ctx.failures.append(describe(guard))
+        ctx.failures.append(_failing_part(guard, ctx))
     return ok
+
+
+def _failing_part(guard: Guard, ctx: GuardContext) -> str:
+    """The condition that actually failed: the first failing member of an `all`."""
+    if guard.message is None and guard.all:
+        for sub in guard.all:
+            if not _eval(sub, ctx):
+                return _failing_part(sub, ctx)
+    return describe(guard)
 
 
 def _eval(g: Guard, ctx: GuardContext) -> bool:

@@ -106,6 +106,9 @@ def mermaid(definition: Definition, lang: str = "en", current: str | None = None
     # transitions writes the bare title as front matter; Mermaid wants a `title:` mapping.
     text = re.sub(r"\A---\n(.*?)\n---\n", lambda m: f"---\ntitle: {json.dumps(m.group(1).strip(), ensure_ascii=False)}\n---\n",
                   text, count=1, flags=re.S)
+    for route in definition.spec.launch.routes[1:]:  # every launch route is a start
+        if f"[*] --> {route.to}" not in text:
+            text = text.rstrip("\n") + f"\n  [*] --> {route.to}\n"
     if current is None:  # nothing is "current" in a definition's own diagram
         text = re.sub(r"^(\s*Class \S+) s_active$", r"\1 s_default", text, flags=re.M)
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())

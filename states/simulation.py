@@ -21,7 +21,7 @@ from . import tables as T
 from .calendar import KZ_TZ
 from .clock import as_utc, iso
 from .errors import ERROR_CODES, RuleViolation
-from .replay import verify_case
+from .verify import verify_case
 from .sweep import next_due, sweep
 
 OFFSET_RE = re.compile(r"^\+(\d+)([mhd])$")

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, case as sql_case, func, insert, select, update
 
 from . import tables as T
 from .clock import as_utc, iso, utcnow
@@ -38,6 +38,7 @@ def sweep(engine, now: datetime | None = None, batch_size: int = 500) -> SweepRe
     now = as_utc(now or utcnow())
     report = SweepReport()
     skip: set[int] = set()
+    run_id = _record_run_start(engine, now)
     while True:
         try:
             with engine.db.begin() as conn:
@@ -51,12 +52,24 @@ def sweep(engine, now: datetime | None = None, batch_size: int = 500) -> SweepRe
             log.warning("sweep batch failed; retrying its steps one by one", exc_info=True)
             if not _one_by_one(engine, now, batch_size, skip, report):
                 break
+    with engine.db.begin() as conn:
+        conn.execute(update(T.sweep_runs).where(T.sweep_runs.c.id == run_id)
+                     .values(finished_at=utcnow(), processed=report.processed))
     return report
 
 
+def _record_run_start(engine, now: datetime) -> int:
+    """Each sweep is recorded, so an auditor can tell whether a due step was taken on time."""
+    with engine.db.begin() as conn:
+        return conn.execute(insert(T.sweep_runs).values(started_at=utcnow(), now=now, processed=0)
+                            ).inserted_primary_key[0]
+
+
 def _claim(conn: Connection, now: datetime, limit: int, skip: set[int]):
+    # At one moment, timers go first: a timer that moves the case on cancels the tasks (and their
+    # escalations) of the state it leaves, as the spec's timer is the planned path.
     q = (select(T.steps).where(T.steps.c.status == "pending", T.steps.c.due_at <= now)
-         .order_by(T.steps.c.due_at, T.steps.c.id).limit(limit))
+         .order_by(T.steps.c.due_at, sql_case((T.steps.c.kind == "timer", 0), else_=1), T.steps.c.id).limit(limit))
     if skip:
         q = q.where(T.steps.c.id.not_in(skip))
     if conn.dialect.name == "postgresql":
@@ -85,7 +98,12 @@ def _one_by_one(engine, now, batch_size, skip, report) -> bool:
     return progressed or bool(ids)
 
 
+_STATUS = select(T.steps.c.status).where(T.steps.c.id == bindparam("id"))
+
+
 def _take(engine, conn: Connection, step, now: datetime, report: SweepReport) -> None:
+    if conn.execute(_STATUS, {"id": step.id}).scalar() != "pending":
+        return  # an earlier step of this batch cancelled it (e.g. a timer left the state)
     case = engine.load_case(conn, _case_ref(conn, step.case_id), lock=True)
     d = engine.definition_for(case)
     if step.kind == "timer":

@@ -162,7 +162,7 @@ def test_a_case_keeps_the_deadline_override_it_was_launched_under(db_factory, tm
     from conftest import kz
     from sqlalchemy import select
     from states import tables as T
-    from states.replay import verify_case
+    from states.verify import verify_case
     overrides = tmp_path / "overrides.yaml"
     overrides.write_text(yaml.safe_dump({"violence-report": {"collect_information": {"working_days": 3}}}),
                          encoding="utf-8")

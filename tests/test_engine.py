@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from states import tables as T
 from states.errors import RuleViolation
-from states.replay import verify_case
+from states.verify import verify_case
 from states.unit_of_work import CaseChange
 
 from conftest import kz

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from states import tables as T
 from states.errors import RuleViolation
-from states.replay import verify_case
+from states.verify import verify_case
 from states.reporting import executor_bodies, missing_reports
 
 from conftest import kz

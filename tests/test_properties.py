@@ -11,7 +11,7 @@ import conftest
 from conftest import kz
 from states import tables as T
 from states.errors import RuleViolation
-from states.replay import verify_case
+from states.verify import verify_case
 from states.store import open_engine
 from states.sweep import sweep
 

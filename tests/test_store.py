@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from states import tables as T
-from states.replay import verify_case
+from states.verify import verify_case
 from states.sweep import next_due, sweep
 
 from conftest import kz

@@ -1,0 +1,113 @@
+"""`qorgau report`: reports over the case store.
+
+    qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01
+    qorgau report compliance --from 2026-04-01 --to 2026-07-01 --by body_type --format csv --output q2.csv
+
+The root CLI registers this sub-app with `app.add_typer(report_app, name="report")`.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+report_app = typer.Typer(
+    help="Reports over the case store: e.g. `qorgau report compliance --region KZ-75 "
+         "--from 2026-04-01 --to 2026-07-01` (reaction times of each body).",
+    no_args_is_help=True,
+)
+
+
+class By(str, Enum):
+    body = "body"
+    body_type = "body_type"
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def kazakhstan_midnight(value: str, option: str) -> datetime:
+    """00:00 Kazakhstan time of the date `value` (YYYY-MM-DD), as a UTC instant."""
+    from states.calendar import KZ_TZ
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-04-01",
+                                 param_hint=option) from None
+    return datetime.combine(day, time(0), KZ_TZ).astimezone(timezone.utc)
+
+
+@report_app.command()
+def compliance(
+    date_from: Annotated[str, typer.Option(
+        "--from", help="First day of the window (Kazakhstan date, YYYY-MM-DD), included.")],
+    date_to: Annotated[str, typer.Option(
+        "--to", help="Day after the window (Kazakhstan date, YYYY-MM-DD), excluded.")],
+    region: Annotated[Optional[str], typer.Option(
+        "--region", "-r", help="Region by ISO 3166-2:KZ code, e.g. KZ-75 (default: every region).")] = None,
+    by: Annotated[By, typer.Option("--by", help="One row per body, or per body type (all bodies of a type).")]
+        = By.body,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table for a terminal, csv or json.")]
+        = Format.table,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Write the report to this file instead of the terminal.")] = None,
+) -> None:
+    """How each body met its deadlines: tasks opened in [--from, --to) and, as of now, how many were
+    done on time, done late (median and worst delay in hours), are still overdue or were cancelled,
+    and how many escalation steps were taken on them (L1 overdue, L2 escalation, L3 critical).
+
+    Dates are Kazakhstan dates: the window runs from --from 00:00 to --to 00:00, Kazakhstan time.
+    A case counts in the region it is in now.
+
+    Example (second quarter of 2026 in Almaty):
+
+        qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01 --format csv -o q2.csv
+    """
+    from states.compliance import compliance_report, to_csv, to_json, to_table
+    from states.clock import utcnow
+    from states.directory import Directory
+
+    start = kazakhstan_midnight(date_from, "--from")
+    end = kazakhstan_midnight(date_to, "--to")
+    if end <= start:
+        raise typer.BadParameter(f"{date_to} is not after --from {date_from}; the window would be empty",
+                                 param_hint="--to")
+    directory = Directory.load()
+    if region is not None:
+        code = region.strip().upper()
+        if code not in directory.regions:
+            known = ", ".join(sorted(directory.regions))
+            raise typer.BadParameter(f"unknown region {region!r}; use an ISO 3166-2:KZ code: {known}",
+                                     param_hint="--region")
+        region = code
+
+    from states.store import open_engine
+    engine = open_engine(directory=directory)
+    now = utcnow()
+    try:
+        with engine.reader() as conn:
+            rows = compliance_report(conn, engine.svc.directory, region=region, start=start, end=end, now=now,
+                                     by=by.value)
+    finally:
+        engine.db.dispose()
+
+    if fmt is Format.csv:
+        text = to_csv(rows)
+    elif fmt is Format.json:
+        text = to_json(rows) + "\n"
+    else:
+        from states.calendar import KZ_TZ
+        where = region or "all regions"
+        text = (f"Compliance, {where}: tasks opened {date_from} to {date_to} (excluded), Kazakhstan time; "
+                f"as of {now.astimezone(KZ_TZ):%Y-%m-%d %H:%M}\n\n{to_table(rows)}\n")
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(rows)} rows to {output}", err=True)

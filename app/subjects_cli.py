@@ -1,0 +1,130 @@
+"""Personal data from the command line: read it (logged), see who read it, erase it.
+
+    qorgau subjects personal VR-75-000001 --actor kz-75.police --purpose "interview planning"
+    qorgau subjects access-log VR-75-000001
+    qorgau subjects erase VR-75-000001 --actor ministry_education          # a case ref or a subject id
+    qorgau subjects erase 5f0c... --actor ministry_education --force       # court order: no retention
+
+Each opens the configured store (QORGAU_DATABASE_URL) and the master key (QORGAU_MASTER_KEY or
+QORGAU_MASTER_KEY_FILE; see states/personal_data.py). Errors go to stderr with exit status 2.
+The root CLI may register `subjects_app` (`app.add_typer(subjects_app, name="subjects")`) and/or
+the plain functions as top-level commands (`app.command("erase")(erase_command)`).
+"""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+subjects_app = typer.Typer(help="The child's personal data: read it (logged), show the access log, erase it.",
+                           no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+def _engine():
+    from states.store import open_engine
+    return open_engine()
+
+
+def _check_actor(engine, actor: str) -> None:
+    if engine.svc.directory.find(actor) is None:
+        _fail(f"--actor: unknown body {actor!r}; name the body acting, as in the directory "
+              "(e.g. kz-75.police or ministry_education)")
+
+
+def erase_command(
+        subject: str = typer.Argument(..., help="Subject id, or the reference of one of its cases."),
+        actor: str = typer.Option(..., "--actor", help="The body ordering the erasure (directory id)."),
+        force: bool = typer.Option(False, "--force", help="Erase now, ignoring open cases and retention "
+                                                          "(a court order); still logged."),
+        retention_days: Optional[int] = typer.Option(None, "--retention-days", min=0,
+                                                     help="Override QORGAU_RETENTION_DAYS (default 1826)."),
+        reason: Optional[str] = typer.Option(None, "--reason", help="Recorded in the access log, e.g. the order's number."),
+) -> None:
+    """Erase a child's personal data for good: destroy its data key and overwrite the payload.
+
+    Refused while one of the subject's cases is open or within the retention period after the
+    last one closed, unless --force. Histories are untouched and still verify.
+    """
+    from sqlalchemy import select
+
+    from states import tables as T
+    from states.clock import utcnow
+    from states.personal_data import PersonalDataError, erase_subject, subject_of_case
+    engine = _engine()
+    _check_actor(engine, actor)
+    try:
+        with engine.db.begin() as conn:
+            found = conn.execute(select(T.subjects.c.id).where(T.subjects.c.id == subject)).first()
+            subject_id = found.id if found else subject_of_case(conn, subject)
+            refs = list(conn.execute(select(T.cases.c.ref).where(T.cases.c.subject_id == subject_id)
+                                     .order_by(T.cases.c.id)).scalars())
+            erase_subject(conn, subject_id, actor=actor, now=utcnow(), retention_days=retention_days,
+                          force=force, purpose=reason)
+    except PersonalDataError as exc:
+        if exc.code == "unknown_subject":
+            _fail(f"no subject or case {subject!r}")
+        _fail(exc.message)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"erased subject {subject_id}" + (f" (cases: {', '.join(refs)})" if refs else "")
+               + "; its personal data can no longer be read")
+
+
+def personal_command(
+        case_ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001."),
+        actor: str = typer.Option(..., "--actor", help="The body reading (directory id); recorded."),
+        purpose: str = typer.Option(..., "--purpose", help="Why the data is needed; recorded."),
+        as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Print the case's child's personal data; the read is recorded in the case's access log."""
+    from states.personal_data import PersonalDataError, read_personal
+    engine = _engine()
+    _check_actor(engine, actor)
+    try:
+        data = read_personal(engine.db, case_ref=case_ref, actor=actor, purpose=purpose)
+    except PersonalDataError as exc:
+        _fail(exc.message)
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key in sorted(data):
+        typer.echo(f"{key}: {data[key]}")
+
+
+def access_log_command(
+        case_ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001."),
+        as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Who read the case's personal data, when and why (Kazakhstan time), and its erasure."""
+    from sqlalchemy import select
+
+    from states import tables as T
+    from states.calendar import KZ_TZ
+    from states.personal_data import access_log_for_case
+    engine = _engine()
+    with engine.reader() as conn:
+        if conn.execute(select(T.cases.c.id).where(T.cases.c.ref == case_ref)).first() is None:
+            _fail(f"no case with reference {case_ref!r}")
+        rows = access_log_for_case(conn, case_ref)
+    if as_json:
+        typer.echo(json.dumps([{**r, "at": r["at"].isoformat()} for r in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo(f"{case_ref}: no access to personal data recorded")
+        return
+    for r in rows:
+        typer.echo(f"{r['at'].astimezone(KZ_TZ):%Y-%m-%d %H:%M:%S}  {r['outcome']:<8} {r['actor']:<32} "
+                   f"{r['purpose']}" + ("" if r["case_ref"] == case_ref else "  (subject-wide)"))
+
+
+subjects_app.command("erase")(erase_command)
+subjects_app.command("personal")(personal_command)
+subjects_app.command("access-log")(access_log_command)

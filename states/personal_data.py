@@ -1,0 +1,413 @@
+"""The child's personal data, encrypted at rest, read only with a record of who read it and why.
+
+Envelope encryption (AES-256-GCM from `cryptography`):
+
+* each subject has its own random 256-bit **data key**; `subjects.payload` holds
+  `{"v": 1, "nonce": b64, "ct": b64}` = AES-GCM(data key, json(payload)), associated data = the
+  subject id (a payload copied onto another subject does not decrypt);
+* the data key is stored in `subject_keys.wrapped_key`, wrapped (AES-GCM) by the deployment's
+  **master key**, associated data = subject id + master key id, as base64(nonce || ciphertext);
+* **erasure** destroys the wrapped key and overwrites the payload with `{"v": 1, "erased": true}`:
+  the data is gone for good, while every case history still verifies, because histories and
+  messages never hold personal data (only the subject id);
+* **every read** (`read_subject`) appends an `access_log` row (who, when, which case, why) whatever
+  its outcome: `read`, `refused` (no or wrong master key, altered ciphertext) or `erased`.
+
+Master key (see `master_key_from_settings`): `QORGAU_MASTER_KEY` (base64 of 32 bytes, standard or
+URL-safe, padding optional) with optional `QORGAU_MASTER_KEY_ID`, or `QORGAU_MASTER_KEY_FILE` (a
+file holding that base64). With neither, and only while the store is the embedded SQLite one (no
+`QORGAU_DATABASE_URL`, or an sqlite: URL), a development key is created once at `./var/master.key`
+(mode 0600) and a warning is logged; with a PostgreSQL store the key must be configured.
+Retention: `QORGAU_RETENTION_DAYS` (default 1826, five years) after the subject's last case closed.
+
+The functions taking a `Connection` work inside the caller's transaction and never commit. A
+refused read raises *after* writing its log row, so a caller that rolls back on the exception loses
+that row: use `read_personal(db, ...)`, which commits the log row whether the read succeeds or not.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, Engine as DbEngine, insert, or_, select, update
+
+from . import tables as T
+from .clock import as_utc, utcnow
+
+log = logging.getLogger("qorgau.personal_data")
+
+MASTER_KEY_ENV = "QORGAU_MASTER_KEY"
+MASTER_KEY_ID_ENV = "QORGAU_MASTER_KEY_ID"
+MASTER_KEY_FILE_ENV = "QORGAU_MASTER_KEY_FILE"
+RETENTION_ENV = "QORGAU_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 1826  # five years
+DEV_KEY_PATH = Path("var") / "master.key"
+FORMAT_VERSION = 1
+ERASED_PAYLOAD = {"v": FORMAT_VERSION, "erased": True}
+
+GENERATE_HINT = ("generate one with: python -c \"import base64, os; "
+                 "print(base64.urlsafe_b64encode(os.urandom(32)).decode())\"")
+
+ERROR_CODES = ("no_master_key", "wrong_master_key", "tampered", "erased", "unknown_subject", "retention")
+
+
+class PersonalDataError(ValueError):
+    """Personal data could not be stored, read or erased; `code` says why, the message what to do.
+
+    Codes: no_master_key (none configured, or malformed), wrong_master_key (the subject's data key
+    was wrapped by another master key, or its wrapped key was altered), tampered (the encrypted
+    payload fails authentication), erased, unknown_subject, retention (erasure refused: a case is
+    open or the retention period has not passed)."""
+
+    def __init__(self, code: str, message: str):
+        assert code in ERROR_CODES, code
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key_id: str
+    key: bytes = field(repr=False)  # 32 bytes; never printed
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, bytes) or len(self.key) != 32:
+            raise PersonalDataError("no_master_key", "a master key must be exactly 32 bytes; " + GENERATE_HINT)
+        if not self.key_id or len(self.key_id) > 40:
+            raise PersonalDataError("no_master_key", "a master key id must have 1 to 40 characters "
+                                                     f"(got {self.key_id!r}); fix {MASTER_KEY_ID_ENV}")
+
+    @classmethod
+    def from_bytes(cls, key: bytes, key_id: str | None = None) -> "MasterKey":
+        return cls(key_id or default_key_id(key), key)
+
+    @classmethod
+    def generate(cls, key_id: str | None = None) -> "MasterKey":
+        return cls.from_bytes(AESGCM.generate_key(bit_length=256), key_id)
+
+    def encoded(self) -> str:
+        """The key as URL-safe base64, the form QORGAU_MASTER_KEY takes."""
+        return base64.urlsafe_b64encode(self.key).decode()
+
+
+def default_key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:8]
+
+
+# ---------------------------------------------------------------------------- settings
+_dev_key_warned = False
+
+
+def decode_key(text: str, source: str) -> bytes:
+    """32 bytes from base64 text, standard or URL-safe, with or without padding."""
+    cleaned = "".join(text.split()).replace("-", "+").replace("_", "/")
+    cleaned += "=" * (-len(cleaned) % 4)
+    try:
+        raw = base64.b64decode(cleaned, validate=True)
+    except (binascii.Error, ValueError):
+        raise PersonalDataError("no_master_key", f"{source} is not valid base64; " + GENERATE_HINT) from None
+    if len(raw) != 32:
+        raise PersonalDataError("no_master_key", f"{source} must be base64 of exactly 32 bytes, "
+                                                 f"it decodes to {len(raw)}; " + GENERATE_HINT)
+    return raw
+
+
+def master_key_from_settings(env: Mapping[str, str] | None = None, *,
+                             dev_key_path: str | Path = DEV_KEY_PATH) -> MasterKey:
+    """The deployment's master key.
+
+    1. `QORGAU_MASTER_KEY`: base64 of 32 bytes; id `QORGAU_MASTER_KEY_ID` or the first 8 hex
+       digits of the key's SHA-256;
+    2. `QORGAU_MASTER_KEY_FILE`: a file holding that base64 (e.g. a mounted secret);
+    3. neither, and the store is the embedded SQLite one: a development key created once at
+       `./var/master.key` (0600), with a warning. A PostgreSQL store (production) without a
+       configured key is refused, so a deployment never silently encrypts with a stray file.
+    Setting both 1 and 2 is refused as ambiguous."""
+    env = os.environ if env is None else env
+    key_id = env.get(MASTER_KEY_ID_ENV) or None
+    inline, path = env.get(MASTER_KEY_ENV), env.get(MASTER_KEY_FILE_ENV)
+    if inline and path:
+        raise PersonalDataError("no_master_key", f"both {MASTER_KEY_ENV} and {MASTER_KEY_FILE_ENV} are set; "
+                                                 "set only one")
+    if inline:
+        return MasterKey.from_bytes(decode_key(inline, MASTER_KEY_ENV), key_id)
+    if path:
+        try:
+            text = Path(path).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PersonalDataError("no_master_key", f"{MASTER_KEY_FILE_ENV}={path} cannot be read ({exc}); "
+                                                     "point it at a file holding the base64 master key") from None
+        return MasterKey.from_bytes(decode_key(text, f"the file {path}"), key_id)
+    url = env.get("QORGAU_DATABASE_URL", "")
+    if url and not url.startswith("sqlite"):
+        raise PersonalDataError("no_master_key", f"no master key: set {MASTER_KEY_ENV} (base64 of 32 bytes) or "
+                                                 f"{MASTER_KEY_FILE_ENV}; {GENERATE_HINT}")
+    return MasterKey.from_bytes(_dev_key(Path(dev_key_path)), key_id)
+
+
+def _dev_key(path: Path) -> bytes:
+    global _dev_key_warned
+    created = False
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(base64.urlsafe_b64encode(AESGCM.generate_key(bit_length=256)).decode() + "\n")
+            created = True
+    key = decode_key(path.read_text(encoding="ascii"), f"the development key file {path}")
+    if created or not _dev_key_warned:
+        log.warning("personal data is encrypted with the development master key %s%s; production must set "
+                    "%s (or %s) and keep it outside the database", path, " (just created)" if created else "",
+                    MASTER_KEY_ENV, MASTER_KEY_FILE_ENV)
+        _dev_key_warned = True
+    return key
+
+
+def retention_days_from_settings(env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    text = env.get(RETENTION_ENV)
+    if not text:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise PersonalDataError("retention", f"{RETENTION_ENV}={text!r} must be a whole number of days (0 or more)")
+    return days
+
+
+# ---------------------------------------------------------------------------- crypto
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def _wrap_ad(subject_id: str, key_id: str) -> bytes:
+    return f"{subject_id}|{key_id}".encode()
+
+
+def _wrap(master: MasterKey, subject_id: str, data_key: bytes) -> str:
+    nonce = os.urandom(12)
+    return _b64(nonce + AESGCM(master.key).encrypt(nonce, data_key, _wrap_ad(subject_id, master.key_id)))
+
+
+def _unwrap(master: MasterKey, subject_id: str, key_row) -> bytes:
+    if key_row.master_key_id != master.key_id:
+        raise PersonalDataError("wrong_master_key", f"subject {subject_id}'s data key is wrapped by master key "
+                                                    f"{key_row.master_key_id!r}, but the configured one is "
+                                                    f"{master.key_id!r}; configure that key, or rewrap the keys "
+                                                    "with both (rewrap_all)")
+    try:
+        blob = _unb64(key_row.wrapped_key)
+        return AESGCM(master.key).decrypt(blob[:12], blob[12:], _wrap_ad(subject_id, master.key_id))
+    except (InvalidTag, binascii.Error, ValueError):
+        raise PersonalDataError("wrong_master_key", f"subject {subject_id}'s data key does not unwrap with master "
+                                                    f"key {master.key_id!r}: the configured key is not the one "
+                                                    "that id names, or the stored key was altered") from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _encrypt(data_key: bytes, subject_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    plain = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                       default=_json_default).encode()
+    nonce = os.urandom(12)
+    ct = AESGCM(data_key).encrypt(nonce, plain, subject_id.encode())
+    return {"v": FORMAT_VERSION, "nonce": _b64(nonce), "ct": _b64(ct)}
+
+
+def _decrypt(data_key: bytes, subject_id: str, stored: dict[str, Any]) -> dict[str, Any]:
+    try:
+        plain = AESGCM(data_key).decrypt(_unb64(stored["nonce"]), _unb64(stored["ct"]), subject_id.encode())
+        return json.loads(plain)
+    except (InvalidTag, KeyError, TypeError, binascii.Error, ValueError):
+        raise PersonalDataError("tampered", f"subject {subject_id}'s encrypted data fails authentication: it was "
+                                            "altered or copied from another subject; restore it from a backup "
+                                            "and report the incident") from None
+
+
+def _is_encrypted(payload: Any) -> bool:
+    return isinstance(payload, dict) and "v" in payload
+
+
+# ---------------------------------------------------------------------------- store, read, erase
+def store_subject(conn: Connection, payload: dict[str, Any], now: datetime, master: MasterKey | None = None) -> str:
+    """Store a child's personal data encrypted under a new data key; returns the new subject id."""
+    master = master or master_key_from_settings()
+    now = as_utc(now)
+    subject_id = str(uuid.uuid4())
+    data_key = AESGCM.generate_key(bit_length=256)
+    conn.execute(insert(T.subjects).values(id=subject_id, payload=_encrypt(data_key, subject_id, dict(payload)),
+                                           created_at=now))
+    conn.execute(insert(T.subject_keys).values(subject_id=subject_id, wrapped_key=_wrap(master, subject_id, data_key),
+                                               master_key_id=master.key_id, created_at=now))
+    return subject_id
+
+
+def _check_who(actor: str, purpose: str) -> None:
+    if not actor or not actor.strip() or len(actor) > 80:
+        raise ValueError("actor: who reads personal data must be named (1 to 80 characters)")
+    if not purpose or not purpose.strip() or len(purpose) > 200:
+        raise ValueError("purpose: why personal data is read must be stated (1 to 200 characters)")
+
+
+def _log(conn: Connection, subject_id: str, case_ref: str | None, actor: str, purpose: str, now: datetime,
+         outcome: str) -> None:
+    conn.execute(insert(T.access_log).values(subject_id=subject_id[:36], case_ref=case_ref, actor=actor,
+                                             purpose=purpose, at=now, outcome=outcome))
+
+
+def read_subject(conn: Connection, subject_id: str, *, actor: str, case_ref: str | None, purpose: str,
+                 now: datetime, master: MasterKey | None = None) -> dict[str, Any]:
+    """The subject's personal data. Always appends an access_log row first: `read`, or `erased` /
+    `refused` before raising PersonalDataError."""
+    _check_who(actor, purpose)
+    now = as_utc(now)
+    row = conn.execute(select(T.subjects).where(T.subjects.c.id == subject_id)).first()
+    if row is None:
+        _log(conn, subject_id, case_ref, actor, purpose, now, "refused")
+        raise PersonalDataError("unknown_subject", f"no subject {subject_id!r}")
+    key_row = conn.execute(select(T.subject_keys).where(T.subject_keys.c.subject_id == subject_id)).first()
+    if row.erased_at is not None or (key_row is not None and key_row.wrapped_key is None):
+        _log(conn, subject_id, case_ref, actor, purpose, now, "erased")
+        when = row.erased_at or key_row.destroyed_at
+        raise PersonalDataError("erased", f"subject {subject_id}'s personal data was erased"
+                                          + (f" on {when:%Y-%m-%d}" if when else "")
+                                          + "; it cannot be recovered")
+    if not _is_encrypted(row.payload):
+        # Stored before encryption at rest (plain dict): readable, still logged; erase or re-store it.
+        _log(conn, subject_id, case_ref, actor, purpose, now, "read")
+        return dict(row.payload)
+    try:
+        if key_row is None:
+            raise PersonalDataError("wrong_master_key", f"subject {subject_id} has encrypted data but no data key "
+                                                        "row; restore subject_keys from a backup")
+        master = master or master_key_from_settings()
+        data = _decrypt(_unwrap(master, subject_id, key_row), subject_id, row.payload)
+    except PersonalDataError:
+        _log(conn, subject_id, case_ref, actor, purpose, now, "refused")
+        raise
+    _log(conn, subject_id, case_ref, actor, purpose, now, "read")
+    return data
+
+
+def subject_of_case(conn: Connection, case_ref: str) -> str:
+    """The subject id a case refers to."""
+    row = conn.execute(select(T.cases.c.subject_id).where(T.cases.c.ref == case_ref)).first()
+    if row is None:
+        raise PersonalDataError("unknown_subject", f"no case with reference {case_ref!r}")
+    if row.subject_id is None:
+        raise PersonalDataError("unknown_subject", f"case {case_ref} has no personal data (no subject)")
+    return row.subject_id
+
+
+def read_personal(db: DbEngine, *, actor: str, purpose: str, case_ref: str | None = None,
+                  subject_id: str | None = None, now: datetime | None = None,
+                  master: MasterKey | None = None) -> dict[str, Any]:
+    """Read a case's (or a subject's) personal data in a transaction of its own that commits the
+    access_log row even when the read is refused, then re-raises. For the CLI and web handlers."""
+    if case_ref is None and subject_id is None:
+        raise ValueError("name the case (case_ref) or the subject (subject_id)")
+    now = as_utc(now or utcnow())
+    error: PersonalDataError | None = None
+    with db.begin() as conn:
+        try:
+            sid = subject_id or subject_of_case(conn, case_ref)
+            return read_subject(conn, sid, actor=actor, case_ref=case_ref, purpose=purpose, now=now, master=master)
+        except PersonalDataError as exc:  # commit the refusal's log row, then raise
+            error = exc
+    raise error
+
+
+def erase_subject(conn: Connection, subject_id: str, *, actor: str, now: datetime, retention_days: int | None = None,
+                  force: bool = False, purpose: str | None = None) -> None:
+    """Destroy the subject's data key and overwrite its payload, for good.
+
+    Refused (code "retention") while any of its cases is open or less than the retention period
+    (QORGAU_RETENTION_DAYS, default 1826 days) has passed since the last one closed (a subject
+    without cases: since it was stored), unless `force` (a court order). Logged as `erased`."""
+    _check_who(actor, purpose or "erasure")
+    now = as_utc(now)
+    days = retention_days_from_settings() if retention_days is None else retention_days
+    if days < 0:
+        raise PersonalDataError("retention", f"retention_days must be 0 or more, not {days}")
+    q = select(T.subjects).where(T.subjects.c.id == subject_id)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise PersonalDataError("unknown_subject", f"no subject {subject_id!r}")
+    if row.erased_at is not None:
+        raise PersonalDataError("erased", f"subject {subject_id} was already erased on {row.erased_at:%Y-%m-%d}")
+    cases = conn.execute(select(T.cases.c.ref, T.cases.c.closed_at)
+                         .where(T.cases.c.subject_id == subject_id).order_by(T.cases.c.id)).all()
+    if not force:
+        open_refs = [c.ref for c in cases if c.closed_at is None]
+        if open_refs:
+            raise PersonalDataError("retention", f"subject {subject_id} has open cases ({', '.join(open_refs)}); "
+                                                 "erase after they close and the retention period passes, or with "
+                                                 "--force under a court order")
+        since = max((c.closed_at for c in cases), default=row.created_at)
+        until = since + timedelta(days=days)
+        if now < until:
+            what = "its last case closed" if cases else "it was stored"
+            raise PersonalDataError("retention", f"subject {subject_id} must be kept {days} days after {what} "
+                                                 f"({since:%Y-%m-%d}), until {until:%Y-%m-%d}; erase after that, "
+                                                 "or with --force under a court order")
+    conn.execute(update(T.subject_keys).where(T.subject_keys.c.subject_id == subject_id)
+                 .values(wrapped_key=None, destroyed_at=now))
+    conn.execute(update(T.subjects).where(T.subjects.c.id == subject_id)
+                 .values(payload=dict(ERASED_PAYLOAD), erased_at=now))
+    reason = purpose or ("forced erasure (court order)" if force else f"erasure after the {days}-day retention period")
+    _log(conn, subject_id, None, actor, reason, now, "erased")
+
+
+def access_log_for_case(conn: Connection, case_ref: str) -> list[dict[str, Any]]:
+    """Every access to personal data through this case, plus subject-wide entries (erasure, reads
+    not made through a case) for the case's subject, oldest first."""
+    subject_id = conn.execute(select(T.cases.c.subject_id).where(T.cases.c.ref == case_ref)).scalar()
+    cond = T.access_log.c.case_ref == case_ref
+    if subject_id is not None:
+        cond = or_(cond, (T.access_log.c.subject_id == subject_id) & T.access_log.c.case_ref.is_(None))
+    rows = conn.execute(select(T.access_log).where(cond).order_by(T.access_log.c.at, T.access_log.c.id))
+    return [{"id": r.id, "at": r.at, "actor": r.actor, "case_ref": r.case_ref, "subject_id": r.subject_id,
+             "purpose": r.purpose, "outcome": r.outcome} for r in rows]
+
+
+def rewrap_all(conn: Connection, old: MasterKey, new: MasterKey) -> int:
+    """Key rotation: rewrap every live data key wrapped by `old` under `new`; returns how many.
+    Payloads are untouched. Run it in one transaction, then configure `new`."""
+    q = select(T.subject_keys).where(T.subject_keys.c.master_key_id == old.key_id,
+                                     T.subject_keys.c.wrapped_key.is_not(None))
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    n = 0
+    for key_row in conn.execute(q).all():
+        data_key = _unwrap(old, key_row.subject_id, key_row)
+        conn.execute(update(T.subject_keys).where(T.subject_keys.c.subject_id == key_row.subject_id)
+                     .values(wrapped_key=_wrap(new, key_row.subject_id, data_key), master_key_id=new.key_id))
+        n += 1
+    return n

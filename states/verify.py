@@ -1,0 +1,345 @@
+"""Verify histories: re-execute each case from its first event and check that
+
+(a) the hash chain holds (no event edited, deleted, reordered or rewritten),
+(b) every transition was legal for the pinned version, state and trigger,
+(c) the stored case (state, outcome, critical flag, region, bindings, tasks with dues and status)
+    equals the replay, and
+(d) every escalation step and timer that fell due was taken on time, relative to when the
+    sweeper ran (a step is late if a sweep that should have taken it ran before it was taken).
+
+`verify_all` streams every event of the store once, so it checks tens of thousands of events per
+second; `verify_case` checks one case.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import Connection, select
+
+from . import tables as T
+from .anchor import check_anchors
+from .clock import iso
+from .history import GENESIS, event_hash
+from .replay import LADDER_STEPS, SYSTEM_TRIGGERS, ReplayedCase, apply_event
+
+
+@dataclass
+class Verification:
+    ref: str
+    ok: bool
+    problems: list[str]
+    first_bad_seq: int | None = None
+    events: int = 0
+
+    @property
+    def first_divergence(self) -> str | None:
+        return self.problems[0] if self.problems else None
+
+
+@dataclass
+class VerifyReport:
+    cases: int = 0
+    events: int = 0
+    failures: list[Verification] = field(default_factory=list)
+    anchor_problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.anchor_problems
+
+
+# ------------------------------------------------------------------------------ the checks
+
+class _Checker:
+    def __init__(self, ref: str, algorithm: str, definition_hash: str, definition, sweep_nows: list[datetime]):
+        self.ref, self.algorithm, self.definition_hash = ref, algorithm, definition_hash
+        self.d = definition
+        self.sweep_nows = sweep_nows
+        self.problems: list[str] = []
+        self.first_bad: int | None = None
+        self.expected: dict[tuple[str, str, str], str] = {}  # (kind, task|timer, due) -> description
+
+    def bad(self, seq: int | None, text: str) -> None:
+        self.problems.append(f"event {seq}: {text}" if seq is not None else text)
+        if seq is not None and (self.first_bad is None or seq < self.first_bad):
+            self.first_bad = seq
+
+    def run(self, events: Iterable[tuple[dict[str, Any], str, str]]) -> ReplayedCase:
+        """`events`: (hashed document, stored prev_hash, stored hash) in stored order."""
+        prev = GENESIS
+        replayed = ReplayedCase()
+        for n, (doc, prev_hash, digest) in enumerate(events, start=1):
+            seq = doc["seq"]
+            if seq != n:
+                self.bad(seq, f"out of sequence: expected event {n} (an event was deleted or reordered)")
+            if prev_hash != prev:
+                self.bad(seq, "prev_hash is not the previous event's hash (the chain is broken here)")
+            if event_hash(prev, doc) != digest:
+                self.bad(seq, "hash does not match the event's content (the event was edited)")
+            if replayed.state is not None and doc["from"] != replayed.state:
+                self.bad(seq, f"starts from {doc['from']!r} but the case was in {replayed.state!r}")
+            if replayed.at is not None and doc["at"] < iso(replayed.at):
+                self.bad(seq, "is earlier than the event before it (reordered)")
+            if self.d is not None:
+                legal = self._legal(doc)
+                if legal:
+                    self.bad(seq, legal)
+            self._track_steps(doc)
+            prev = digest
+            apply_event(replayed, doc)
+        replayed.head_hash = prev
+        self._missed_steps()
+        return replayed
+
+    def _legal(self, doc: dict[str, Any]) -> str | None:
+        trigger, d = doc["trigger"], self.d
+        if trigger in SYSTEM_TRIGGERS and trigger not in d.spec.triggers:
+            if trigger != "launch" and doc["from"] != doc["to"]:
+                return f"system step {trigger!r} changed the state"
+            if trigger == "launch" and doc["to"] not in d.spec.states:
+                return f"launched into unknown state {doc['to']!r}"
+            return None
+        if trigger not in d.spec.triggers:
+            return f"trigger {trigger!r} does not exist in {d.id} v{d.version}"
+        edges = d.edges_from(trigger, doc["from"])
+        if not edges:
+            return f"trigger {trigger!r} is not allowed from {doc['from']!r} in {d.id} v{d.version}"
+        if not any((e.internal and doc["to"] == doc["from"]) or e.dest == doc["to"] for e in edges):
+            return f"trigger {trigger!r} cannot lead from {doc['from']!r} to {doc['to']!r}"
+        actor = doc["actor"]
+        if actor == "system" and "system" not in d.spec.triggers[trigger].actors:
+            return f"trigger {trigger!r} was fired by the system, which may not fire it"
+        return None
+
+    # (d): steps and timers
+    def _track_steps(self, doc: dict[str, Any]) -> None:
+        fx = doc["effects"] or {}
+        trigger, data = doc["trigger"], doc.get("data") or {}
+        if doc["actor"] == "system" and trigger in LADDER_STEPS:
+            self._taken((trigger, data.get("task"), data.get("due")), doc)
+        timer = fx.get("timer")
+        if timer:
+            self._taken(("timer", timer.get("timer"), timer.get("due")), doc)
+        for t in fx.get("tasks_opened", []):
+            for step in t.get("steps", []):
+                self.expected[(step["step"], t["key"], step["at"])] = f"{step['step']} of task {t['key']} ({t['kind']})"
+        for t in fx.get("tasks_closed", []):
+            self._forget(lambda k: k[0] != "timer" and k[1] == t["key"])
+        moved = fx.get("transferred")
+        if moved:
+            for t in moved["tasks_moved"]:
+                self._forget(lambda k: k[0] != "timer" and k[1] == t["key"])
+                for step in t.get("steps", []):
+                    self.expected[(step["step"], t["key"], step["at"])] = f"{step['step']} of task {t['key']}"
+        cancelled = fx.get("timers_cancelled")
+        if cancelled:
+            self._forget(lambda k: k[0] == "timer" and ("*" in cancelled or k[1] in cancelled))
+        for timer_started in fx.get("timers_started", []):
+            self.expected[("timer", timer_started["name"], timer_started["at"])] = f"timer {timer_started['name']}"
+
+    def _forget(self, match: Callable[[tuple], bool]) -> None:
+        for key in [k for k in self.expected if match(k)]:
+            del self.expected[key]
+
+    def _taken(self, key: tuple, doc: dict[str, Any]) -> None:
+        if key not in self.expected:
+            self.bad(doc["seq"], f"{key[0]} for {key[1]} due {key[2]} was taken but never scheduled")
+            return
+        del self.expected[key]
+        first = self._first_sweep_at_or_after(key[2])
+        if first is not None and doc["at"] > iso(first):
+            self.bad(doc["seq"], f"{key[0]} for {key[1]} due {key[2]} was taken at {doc['at']}, "
+                                 f"but the sweep of {iso(first)} should have taken it")
+
+    def _missed_steps(self) -> None:
+        if not self.sweep_nows:
+            return
+        last = iso(self.sweep_nows[-1])
+        for (kind, owner, due), what in sorted(self.expected.items(), key=lambda kv: kv[0][2]):
+            if due <= last:
+                self.bad(None, f"{what} due {due} was never taken, though the sweep ran up to {last}")
+
+    def _first_sweep_at_or_after(self, due: str) -> datetime | None:
+        keys = self._sweep_isos()
+        i = bisect.bisect_left(keys, due)
+        return self.sweep_nows[i] if i < len(keys) else None
+
+    def _sweep_isos(self) -> list[str]:
+        cached = getattr(self, "_isos", None)
+        if cached is None:
+            cached = self._isos = [iso(t) for t in self.sweep_nows]
+        return cached
+
+    # (c): the store against the replay
+    def compare(self, stored: dict[str, Any], tasks: list[tuple], replayed: ReplayedCase, events: int) -> None:
+        for name in ("state", "outcome", "critical", "region"):
+            if stored[name] != getattr(replayed, name):
+                self.bad(None, f"stored {name} is {stored[name]!r} but the history gives {getattr(replayed, name)!r}")
+        if stored["bindings"] != replayed.bindings:
+            self.bad(None, "stored bindings differ from the history")
+        if stored["head_hash"] != replayed.head_hash:
+            self.bad(None, "the case's head hash is not its last event's hash")
+        if stored["version"] != events:
+            self.bad(None, f"the case is at version {stored['version']} but has {events} events")
+        seen = set()
+        for key, kind, body, due, status in tasks:
+            seen.add(key)
+            r = replayed.tasks.get(key)
+            if r is None:
+                self.bad(None, f"task {key} ({kind}) is in the store but not in the history")
+                continue
+            for label, a, b in (("kind", kind, r["kind"]), ("body", body, r["body"]), ("due", due, r["due"]),
+                                ("status", status, r["status"])):
+                if a != b:
+                    self.bad(None, f"task {key} {label}: stored {a!r}, history {b!r}")
+        for key in replayed.tasks.keys() - seen:
+            self.bad(None, f"task {key} is in the history but missing from the store")
+
+    def result(self, events: int) -> Verification:
+        return Verification(self.ref, not self.problems, self.problems, self.first_bad, events)
+
+
+def _definition(registry, algorithm: str, version: int, overrides, definition_hash: str, checker_bad) -> Any:
+    try:
+        d = registry.variant(algorithm, version, overrides)
+    except KeyError:
+        checker_bad(None, f"algorithm {algorithm} v{version} is not loaded")
+        return None
+    if d.content_hash != definition_hash:
+        checker_bad(None, "the loaded definition differs from the one the case is pinned to")
+    return d
+
+
+def sweep_moments(conn: Connection) -> list[datetime]:
+    """The `now` of every finished sweep, in order."""
+    return sorted(conn.execute(select(T.sweep_runs.c.now).where(T.sweep_runs.c.finished_at.is_not(None))).scalars())
+
+
+# ------------------------------------------------------------------------------ one case
+
+def verify_case(conn: Connection, ref: str, registry, sweep_nows: list[datetime] | None = None) -> Verification:
+    row = conn.execute(select(T.cases).where(T.cases.c.ref == ref)).first()
+    if row is None:
+        return Verification(ref, False, [f"no case {ref}"])
+    c = row._mapping
+    if sweep_nows is None:
+        sweep_nows = sweep_moments(conn)
+    checker = _Checker(ref, c["algorithm"], c["definition_hash"], None, sweep_nows)
+    checker.d = _definition(registry, c["algorithm"], c["algorithm_version"], c["overrides"], c["definition_hash"],
+                            checker.bad)
+    rows = conn.execute(select(T.events).where(T.events.c.case_id == c["id"]).order_by(T.events.c.id)).all()
+    docs = [(_doc(r._mapping, ref, c["algorithm"], c["definition_hash"], iso(r.at)), r.prev_hash, r.hash) for r in rows]
+    replayed = checker.run(docs)
+    tasks = [(t.key, t.kind, t.body_id, iso(t.due), t.status)
+             for t in conn.execute(select(T.tasks).where(T.tasks.c.case_id == c["id"]))]
+    checker.compare(dict(c), tasks, replayed, len(rows))
+    hashes = {r.seq: r.hash for r in rows}
+    for problem in check_anchors(conn, lambda _ref, seq: hashes.get(seq), refs={ref}):
+        checker.bad(None, problem)
+    return checker.result(len(rows))
+
+
+def _doc(m, ref: str, algorithm: str, definition_hash: str, at: str) -> dict[str, Any]:
+    data, effects = m["data"], m["effects"]
+    return {"case": ref, "seq": m["seq"], "at": at, "actor": m["actor"], "trigger": m["trigger"],
+            "data": json.loads(data) if isinstance(data, str) else data, "from": m["from_state"],
+            "to": m["to_state"], "effects": json.loads(effects) if isinstance(effects, str) else effects,
+            "algorithm": algorithm, "version": m["algorithm_version"], "definition": definition_hash}
+
+
+# ------------------------------------------------------------------------------ every case
+
+_EVENTS_SQL = ("SELECT case_id, seq, at, actor, trigger, data, from_state, to_state, effects, algorithm_version, "
+               "prev_hash, hash FROM events ORDER BY case_id, id")
+
+
+def verify_all(conn: Connection, registry, refs: list[str] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+    """Check every case (or the listed ones), streaming the events table once."""
+    if refs is not None:
+        report = VerifyReport()
+        sweeps = sweep_moments(conn)
+        for i, ref in enumerate(refs, start=1):
+            result = verify_case(conn, ref, registry, sweeps)
+            report.cases += 1
+            report.events += result.events
+            if not result.ok:
+                report.failures.append(result)
+            if progress:
+                progress(i, len(refs))
+        return report
+    sweeps = sweep_moments(conn)
+    cases = {r.id: dict(r._mapping) for r in conn.execute(select(T.cases))}
+    tasks: dict[int, list[tuple]] = {}
+    for t in conn.execute(select(T.tasks.c.case_id, T.tasks.c.key, T.tasks.c.kind, T.tasks.c.body_id,
+                                 T.tasks.c.due, T.tasks.c.status)):
+        tasks.setdefault(t.case_id, []).append((t.key, t.kind, t.body_id, iso(t.due), t.status))
+    sqlite = conn.dialect.name == "sqlite"
+    report = VerifyReport()
+    total = len(cases)
+    cursor = conn.exec_driver_sql(_EVENTS_SQL)
+    current_id, batch = None, []
+    done = 0
+    hashes: dict[tuple[str, int], str] = {}
+
+    def finish(case_id: int, rows: list) -> None:
+        nonlocal done
+        c = cases.pop(case_id, None)
+        if c is None:
+            report.failures.append(Verification(f"case id {case_id}", False, ["events of a case that does not exist"]))
+            return
+        result = _verify_rows(c, rows, tasks.get(case_id, []), registry, sweeps, sqlite)
+        ref = c["ref"]
+        for r in rows:
+            hashes[(ref, r[1])] = r[11]
+        report.cases += 1
+        report.events += len(rows)
+        if not result.ok:
+            report.failures.append(result)
+        done += 1
+        if progress and (done % 200 == 0 or done == total):
+            progress(done, total)
+
+    for row in cursor:
+        if row[0] != current_id:
+            if current_id is not None:
+                finish(current_id, batch)
+            current_id, batch = row[0], []
+        batch.append(row)
+    if current_id is not None:
+        finish(current_id, batch)
+    for case_id in list(cases):  # cases without any event
+        finish(case_id, [])
+    report.anchor_problems = check_anchors(conn, lambda ref, seq: hashes.get((ref, seq)))
+    if progress:
+        progress(total, total)
+    return report
+
+
+def _verify_rows(c: dict, rows: list, tasks: list[tuple], registry, sweeps, sqlite: bool) -> Verification:
+    checker = _Checker(c["ref"], c["algorithm"], c["definition_hash"], None, sweeps)
+    checker.d = _definition(registry, c["algorithm"], c["algorithm_version"], c["overrides"], c["definition_hash"],
+                            checker.bad)
+    ref, algorithm, dhash = c["ref"], c["algorithm"], c["definition_hash"]
+    docs = []
+    for r in rows:
+        at = _sqlite_iso(r[2]) if sqlite else iso(r[2])
+        docs.append(({"case": ref, "seq": r[1], "at": at, "actor": r[3], "trigger": r[4],
+                      "data": json.loads(r[5]) if isinstance(r[5], str) else r[5], "from": r[6], "to": r[7],
+                      "effects": json.loads(r[8]) if isinstance(r[8], str) else r[8], "algorithm": algorithm,
+                      "version": r[9], "definition": dhash}, r[10], r[11]))
+    replayed = checker.run(docs)
+    checker.compare(c, tasks, replayed, len(rows))
+    return checker.result(len(rows))
+
+
+def _sqlite_iso(text: str) -> str:
+    """SQLite keeps UTC instants as 'YYYY-MM-DD HH:MM:SS.ffffff'; give the canonical ISO form."""
+    if len(text) == 26 and text[10] == " ":
+        micro = text[20:]
+        return f"{text[:10]}T{text[11:19]}{'' if micro == '000000' else '.' + micro}Z"
+    return iso(datetime.fromisoformat(text).replace(tzinfo=__import__("datetime").timezone.utc))
