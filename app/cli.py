@@ -39,8 +39,12 @@ def simulate(files: list[Path] = typer.Argument(..., help="Scenario YAML files."
     from states.directory import Directory
     directory, calendar = Directory.load(), Calendar.load()
 
+    from states.personal_data import MasterKey
+    ephemeral = MasterKey.generate()  # simulated children's data lives only as long as the run
+
     def factory():
-        return open_engine("sqlite://", registry=registry, directory=directory, calendar=calendar)
+        return open_engine("sqlite://", registry=registry, directory=directory, calendar=calendar,
+                           master_key=ephemeral)
 
     results, malformed = [], []
     for f in files:
@@ -184,6 +188,18 @@ def show(ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001.
             typer.echo(f"  {m['period']}  {m['executor']:<32} {m['state']}")
 
 
+def _register_audit() -> None:
+    from app.audit_cli import register
+    from app.subjects_cli import access_log_command, erase_command, personal_command
+    register(app)
+    app.command("erase")(erase_command)
+    app.command("personal")(personal_command)
+    app.command("access-log")(access_log_command)
+
+
+_register_audit()
+
+
 def _register_docs() -> None:
     from app.algorithm_docs import docs_command
     app.command("docs", help="Write docs/algorithms/ from the definitions (--check: fail if stale).")(docs_command)
@@ -204,7 +220,13 @@ _register_plan()
 
 
 def main() -> None:
-    app()
+    from algorithms.loader import DefinitionError
+    from states.errors import DefinitionChanged
+    try:
+        app()
+    except (DefinitionChanged, DefinitionError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

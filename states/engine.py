@@ -139,8 +139,8 @@ class Engine:
         bindings = bind(self.svc.directory, region, school)
         bindings.update(self._role_bindings(d, region, payload))
         if child is not None:
-            subject_id = str(uuid.uuid4())
-            conn.execute(insert(T.subjects).values(id=subject_id, payload=child, created_at=now))
+            from .personal_data import store_subject
+            subject_id = store_subject(conn, child, now, self.svc.master_key)
         unique_key = None
         if spec.launch.unique:
             unique_key = d.id + "|" + "|".join(f"{k}={bindings.get(k, payload.get(k))}" for k in spec.launch.unique)

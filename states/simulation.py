@@ -19,7 +19,7 @@ from algorithms.yaml_lines import LocatedYaml, YamlSyntaxError, load_located
 
 from . import tables as T
 from .calendar import KZ_TZ
-from .clock import as_utc, iso
+from .clock import as_utc
 from .errors import ERROR_CODES, RuleViolation
 from .verify import verify_case
 from .sweep import next_due, sweep

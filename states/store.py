@@ -18,7 +18,8 @@ from .unit_of_work import Services
 
 def open_engine(url: str | None = None, *, db: DbEngine | None = None, registry: Registry | None = None,
                 directory: Directory | None = None, calendar: Calendar | None = None,
-                definition_dirs: Iterable[str | Path] = (), run_migrations: bool = True) -> Engine:
+                definition_dirs: Iterable[str | Path] = (), run_migrations: bool = True,
+                master_key=None) -> Engine:
     """An engine on `url` (default: QORGAU_DATABASE_URL or the embedded SQLite file), migrated,
     with the bodies directory mirrored into the store and definitions pinned."""
     db = db or make_engine(url)
@@ -26,7 +27,7 @@ def open_engine(url: str | None = None, *, db: DbEngine | None = None, registry:
         migrate(db)
     services = Services(registry=registry or Registry.load(definition_dirs),
                         directory=directory or Directory.load(),
-                        calendar=calendar or Calendar.load())
+                        calendar=calendar or Calendar.load(), _master_key=master_key)
     engine = Engine(db, services)
     sync_bodies(db, services.directory)
     engine.pin_definitions()

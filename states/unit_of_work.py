@@ -89,6 +89,15 @@ class Services:
     directory: Any
     calendar: Any
     _catalogue: Any = None
+    _master_key: Any = None
+
+    @property
+    def master_key(self):
+        """The key that wraps each subject's data key (QORGAU_MASTER_KEY; see personal_data.py)."""
+        if self._master_key is None:
+            from .personal_data import master_key_from_settings
+            self._master_key = master_key_from_settings()
+        return self._master_key
 
     @property
     def catalogue(self):

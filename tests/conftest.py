@@ -17,6 +17,8 @@ from states.store import open_engine
 from states.tables import metadata
 
 KZ = timezone(timedelta(hours=5))
+# A fixed synthetic master key, so no test creates ./var/master.key.
+os.environ.setdefault("QORGAU_MASTER_KEY", "cW9yZ2F1LXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE=")
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("QORGAU_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -139,9 +139,14 @@ def test_personal_data_is_kept_apart_from_the_history(engine):
         history = json.dumps([dict(r._mapping) for r in conn.execute(select(T.events.c.data, T.events.c.effects))],
                              ensure_ascii=False)
         outbox = json.dumps([r.context for r in conn.execute(select(T.outbox))], ensure_ascii=False)
-        subject = conn.execute(select(T.subjects.c.payload)).scalar_one()
+        stored = json.dumps(conn.execute(select(T.subjects.c.payload)).scalar_one())
     for secret in (iin, "Testchild", "Synthetic street", "2014-03-15"):
         assert secret not in history and secret not in outbox and secret not in json.dumps(case.data)
+        assert secret not in stored  # encrypted at rest
+    from states.personal_data import read_subject
+    with engine.db.begin() as conn:
+        subject = read_subject(conn, case.subject_id, actor="kz-75.education_department", case_ref=ref,
+                               purpose="test", now=T0)
     assert subject["iin"] == iin
 
 
