@@ -58,19 +58,24 @@ def compliance(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Write the report to this file instead of the terminal.")] = None,
 ) -> None:
-    """How each body met its deadlines: tasks opened in [--from, --to) and, as of now, how many were
-    done on time, done late (median and worst delay in hours), are still overdue or were cancelled,
-    and how many escalation steps were taken on them (L1 overdue, L2 escalation, L3 critical).
+    """How each body met its deadlines: tasks opened in a window, as of now.
 
-    Dates are Kazakhstan dates: the window runs from --from 00:00 to --to 00:00, Kazakhstan time.
-    A case counts in the region it is in now.
+    Per body (or body type) and task kind: the tasks opened in [--from, --to);
+    how many were done on time, done late (median and worst delay in hours),
+    are still overdue or were cancelled; how many escalation steps were taken
+    on them (L1 overdue, L2 escalation to the parent body, L3 critical).
 
-    Example (second quarter of 2026 in Almaty):
+    Dates are Kazakhstan dates: the window runs from --from 00:00 to --to 00:00
+    Kazakhstan time. A case counts in the region it is in now.
 
-        qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01 --format csv -o q2.csv
+    Examples (second quarter of 2026; add -f csv -o q2.csv for a spreadsheet):
+
+        qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01
+
+        qorgau report compliance --from 2026-04-01 --to 2026-07-01 --by body_type
     """
-    from states.compliance import compliance_report, to_csv, to_json, to_table
     from states.clock import utcnow
+    from states.compliance import compliance_report, to_csv, to_json, to_table
     from states.directory import Directory
 
     start = kazakhstan_midnight(date_from, "--from")

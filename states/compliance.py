@@ -40,7 +40,7 @@ import json
 import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, and_, case, func, select
 
@@ -190,7 +190,7 @@ CSV_HEADER = FIELDS + tuple(f"escalations_{level}" for level in LEVEL_NAMES)
 
 
 def _hours(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+    return "" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def to_csv(rows: Iterable[ComplianceRow]) -> str:
@@ -212,9 +212,9 @@ def to_json(rows: Iterable[ComplianceRow]) -> str:
 
 
 TABLE_HEADERS = ("body", "type", "task", "opened", "on time", "late", "on time %", "median late h",
-                 "worst late h", "overdue now", "cancelled", "L1 overdue", "L2 escal.", "L3 critical")
-LEGEND = ("on time % = on time / (on time + late + overdue now). Late hours: from due to done, over tasks "
-          "done late. L1-L3: escalation steps taken (overdue, escalation to the parent body, critical).")
+                 "worst late h", "overdue now", "cancelled", "L1", "L2", "L3")
+LEGEND = ("on time % = on time / (on time + late + overdue now); late h = hours from due to done, over tasks done late.\n"
+          "L1, L2, L3 = escalation steps taken on these tasks: overdue, escalation to the parent body, critical.")
 
 
 def _rate(on_time: int, late: int, overdue: int) -> str:

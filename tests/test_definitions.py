@@ -118,7 +118,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 
 def test_a_changed_definition_under_a_used_version_is_refused(db_factory, tmp_path):
-    engine = db_factory()  # pins the shipped definitions
+    db_factory()  # pins the shipped definitions
     changed = tmp_path / "defs"
     changed.mkdir()
     text = VR.read_text(encoding="utf-8").replace("deadline: {working_days: 15}", "deadline: {working_days: 10}", 1)
