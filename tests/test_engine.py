@@ -54,7 +54,7 @@ def test_launch_opens_the_state_tasks_and_owes_case_opened(engine):
 
 
 def test_physical_violence_also_alerts_health_and_guardianship(engine):
-    out = launch(engine, {**BULLYING, "form": "physical"})
+    launch(engine, {**BULLYING, "form": "physical"})
     with engine.reader() as conn:
         notes = {(n.template, n.body_id) for n in conn.execute(select(T.outbox))}
         kinds = {t.kind for t in conn.execute(select(T.tasks))}
