@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Optional
@@ -85,6 +86,7 @@ def replay_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-
 
 def verify_command(refs: list[str] = typer.Argument(None, help="Case references (or use --all)."),
                    all_cases: bool = typer.Option(False, "--all", help="Verify every case in the store."),
+                   workers: int = typer.Option(os.cpu_count() or 1, help="Processes checking cases in parallel (--all)."),
                    as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Re-execute histories and check them: hash chain, legal transitions, stored case = replay,
     escalation steps taken on time, and every published anchor. Exit 1 if any case fails.
@@ -99,7 +101,8 @@ def verify_command(refs: list[str] = typer.Argument(None, help="Case references 
     engine = open_engine()
     progress = _progress_bar() if (all_cases and not as_json and sys.stderr.isatty()) else None
     with engine.reader() as conn:
-        report = verify_all(conn, engine.registry, None if all_cases else list(refs), progress=progress)
+        report = verify_all(conn, engine.registry, None if all_cases else list(refs), progress=progress,
+                            workers=workers)
     if as_json:
         typer.echo(json.dumps({"ok": report.ok, "cases": report.cases, "events": report.events,
                                "failures": [{"ref": f.ref, "first_bad_event": f.first_bad_seq, "problems": f.problems}

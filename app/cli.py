@@ -209,6 +209,14 @@ def _register_docs() -> None:
 _register_docs()
 
 
+def _register_report() -> None:
+    from app.report_cli import report_app
+    app.add_typer(report_app, name="report", help="Reports: compliance per body and task kind.")
+
+
+_register_report()
+
+
 def _register_plan() -> None:
     try:
         from app.plan_cli import plan_app

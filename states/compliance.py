@@ -38,9 +38,9 @@ import csv
 import io
 import json
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, and_, case, func, select
 

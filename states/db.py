@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
+from .history import canonical
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_URL = "sqlite:///var/qorgau.sqlite"
 
@@ -26,7 +28,8 @@ def make_engine(url: str | None = None, *, echo: bool = False, schema: str | Non
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo)
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args,
+                         json_serializer=canonical)
 
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
@@ -35,7 +38,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         path = url.split("///", 1)[1]
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, echo=echo,
+        url, echo=echo, json_serializer=canonical,  # JSON kept in its canonical text (history.py)
         connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
         poolclass=StaticPool if memory else None,
     )

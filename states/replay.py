@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from .clock import parse_iso
+from .clock import iso
 from .history import GENESIS
 
 SYSTEM_TRIGGERS = {"launch", "reminder", "overdue", "escalation", "critical", "timer", "linked"}
@@ -26,7 +26,7 @@ class ReplayedCase:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = 0
     head_hash: str = GENESIS
-    at: datetime | None = None
+    at: str | None = None  # the last event's time, canonical ISO (UTC)
 
     def open_tasks(self) -> list[dict[str, Any]]:
         return [t for t in self.tasks.values() if t["status"] == "open"]
@@ -36,7 +36,7 @@ def apply_event(case: ReplayedCase, ev: dict[str, Any]) -> None:
     """Fold one event (as its hashed document) into the replayed case."""
     fx = ev["effects"] or {}
     case.version = ev["seq"]
-    case.at = parse_iso(ev["at"])
+    case.at = ev["at"]
     case.state = ev["to"]
     if ev["trigger"] == "launch":
         case.region = ev["data"].get("region")
@@ -75,8 +75,9 @@ def apply_event(case: ReplayedCase, ev: dict[str, Any]) -> None:
 def replay(events: Iterable[dict[str, Any]], at: datetime | None = None) -> ReplayedCase:
     """The case as its events make it, optionally only up to the moment `at`."""
     case = ReplayedCase()
+    limit = iso(at) if at is not None else None
     for ev in events:
-        if at is not None and parse_iso(ev["at"]) > at:
+        if limit is not None and ev["at"] > limit:  # canonical ISO strings order as instants do
             break
         apply_event(case, ev)
     return case

@@ -45,8 +45,9 @@ def sweep(engine, now: datetime | None = None, batch_size: int = 500) -> SweepRe
                 rows = _claim(conn, now, batch_size, skip)
                 if not rows:
                     break
+                touched: set[int] = set()
                 for row in rows:
-                    _take(engine, conn, row, now, report)
+                    _take(engine, conn, row, now, report, touched)
         except Exception:
             # Isolate the bad step: redo this batch one step per transaction.
             log.warning("sweep batch failed; retrying its steps one by one", exc_info=True)
@@ -89,7 +90,7 @@ def _one_by_one(engine, now, batch_size, skip, report) -> bool:
                     q = q.with_for_update(skip_locked=True)
                 row = conn.execute(q).first()
                 if row is not None:
-                    _take(engine, conn, row, now, report)
+                    _take(engine, conn, row, now, report, set())
             progressed = True
         except Exception:
             log.exception("step %s failed; it stays pending and is skipped in this sweep", step_id)
@@ -101,9 +102,10 @@ def _one_by_one(engine, now, batch_size, skip, report) -> bool:
 _STATUS = select(T.steps.c.status).where(T.steps.c.id == bindparam("id"))
 
 
-def _take(engine, conn: Connection, step, now: datetime, report: SweepReport) -> None:
-    if conn.execute(_STATUS, {"id": step.id}).scalar() != "pending":
+def _take(engine, conn: Connection, step, now: datetime, report: SweepReport, touched: set[int]) -> None:
+    if step.case_id in touched and conn.execute(_STATUS, {"id": step.id}).scalar() != "pending":
         return  # an earlier step of this batch cancelled it (e.g. a timer left the state)
+    touched.add(step.case_id)
     case = engine.load_case(conn, _case_ref(conn, step.case_id), lock=True)
     d = engine.definition_for(case)
     if step.kind == "timer":

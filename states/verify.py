@@ -13,6 +13,7 @@ second; `verify_case` checks one case.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +24,7 @@ from sqlalchemy import Connection, select
 from . import tables as T
 from .anchor import check_anchors
 from .clock import iso
-from .history import GENESIS, event_hash
+from .history import GENESIS, canonical_from_parts, event_hash
 from .replay import LADDER_STEPS, SYSTEM_TRIGGERS, ReplayedCase, apply_event
 
 
@@ -55,10 +56,10 @@ class VerifyReport:
 # ------------------------------------------------------------------------------ the checks
 
 class _Checker:
-    def __init__(self, ref: str, algorithm: str, definition_hash: str, definition, sweep_nows: list[datetime]):
+    def __init__(self, ref: str, algorithm: str, definition_hash: str, definition, sweep_nows: list[str]):
         self.ref, self.algorithm, self.definition_hash = ref, algorithm, definition_hash
         self.d = definition
-        self.sweep_nows = sweep_nows
+        self.sweep_nows = sweep_nows  # canonical ISO strings, ascending
         self.problems: list[str] = []
         self.first_bad: int | None = None
         self.expected: dict[tuple[str, str, str], str] = {}  # (kind, task|timer, due) -> description
@@ -78,11 +79,14 @@ class _Checker:
                 self.bad(seq, f"out of sequence: expected event {n} (an event was deleted or reordered)")
             if prev_hash != prev:
                 self.bad(seq, "prev_hash is not the previous event's hash (the chain is broken here)")
-            if event_hash(prev, doc) != digest:
+            text = doc.pop("_canonical", None)
+            computed = (hashlib.sha256((prev + text).encode("utf-8")).hexdigest() if text is not None
+                        else event_hash(prev, doc))
+            if computed != digest:
                 self.bad(seq, "hash does not match the event's content (the event was edited)")
             if replayed.state is not None and doc["from"] != replayed.state:
                 self.bad(seq, f"starts from {doc['from']!r} but the case was in {replayed.state!r}")
-            if replayed.at is not None and doc["at"] < iso(replayed.at):
+            if replayed.at is not None and doc["at"] < replayed.at:
                 self.bad(seq, "is earlier than the event before it (reordered)")
             if self.d is not None:
                 legal = self._legal(doc)
@@ -151,28 +155,21 @@ class _Checker:
             return
         del self.expected[key]
         first = self._first_sweep_at_or_after(key[2])
-        if first is not None and doc["at"] > iso(first):
+        if first is not None and doc["at"] > first:
             self.bad(doc["seq"], f"{key[0]} for {key[1]} due {key[2]} was taken at {doc['at']}, "
-                                 f"but the sweep of {iso(first)} should have taken it")
+                                 f"but the sweep of {first} should have taken it")
 
     def _missed_steps(self) -> None:
         if not self.sweep_nows:
             return
-        last = iso(self.sweep_nows[-1])
+        last = self.sweep_nows[-1]
         for (kind, owner, due), what in sorted(self.expected.items(), key=lambda kv: kv[0][2]):
             if due <= last:
                 self.bad(None, f"{what} due {due} was never taken, though the sweep ran up to {last}")
 
-    def _first_sweep_at_or_after(self, due: str) -> datetime | None:
-        keys = self._sweep_isos()
-        i = bisect.bisect_left(keys, due)
-        return self.sweep_nows[i] if i < len(keys) else None
-
-    def _sweep_isos(self) -> list[str]:
-        cached = getattr(self, "_isos", None)
-        if cached is None:
-            cached = self._isos = [iso(t) for t in self.sweep_nows]
-        return cached
+    def _first_sweep_at_or_after(self, due: str) -> str | None:
+        i = bisect.bisect_left(self.sweep_nows, due)
+        return self.sweep_nows[i] if i < len(self.sweep_nows) else None
 
     # (c): the store against the replay
     def compare(self, stored: dict[str, Any], tasks: list[tuple], replayed: ReplayedCase, events: int) -> None:
@@ -214,14 +211,15 @@ def _definition(registry, algorithm: str, version: int, overrides, definition_ha
     return d
 
 
-def sweep_moments(conn: Connection) -> list[datetime]:
-    """The `now` of every finished sweep, in order."""
-    return sorted(conn.execute(select(T.sweep_runs.c.now).where(T.sweep_runs.c.finished_at.is_not(None))).scalars())
+def sweep_moments(conn: Connection) -> list[str]:
+    """The `now` of every finished sweep, as canonical ISO strings, in order."""
+    return sorted(iso(t) for t in conn.execute(
+        select(T.sweep_runs.c.now).where(T.sweep_runs.c.finished_at.is_not(None))).scalars())
 
 
 # ------------------------------------------------------------------------------ one case
 
-def verify_case(conn: Connection, ref: str, registry, sweep_nows: list[datetime] | None = None) -> Verification:
+def verify_case(conn: Connection, ref: str, registry, sweep_nows: list[str] | None = None) -> Verification:
     row = conn.execute(select(T.cases).where(T.cases.c.ref == ref)).first()
     if row is None:
         return Verification(ref, False, [f"no case {ref}"])
@@ -254,15 +252,17 @@ def _doc(m, ref: str, algorithm: str, definition_hash: str, at: str) -> dict[str
 # ------------------------------------------------------------------------------ every case
 
 _EVENTS_SQL = ("SELECT case_id, seq, at, actor, trigger, data, from_state, to_state, effects, algorithm_version, "
-               "prev_hash, hash FROM events ORDER BY case_id, id")
+               "prev_hash, hash FROM events WHERE case_id BETWEEN {lo} AND {hi} ORDER BY case_id, id")
+PARALLEL_FROM_CASES = 2000  # below this, starting worker processes costs more than it saves
 
 
 def verify_all(conn: Connection, registry, refs: list[str] | None = None,
-               progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-    """Check every case (or the listed ones), streaming the events table once."""
+               progress: Callable[[int, int], None] | None = None, workers: int = 1) -> VerifyReport:
+    """Check every case (or the listed ones), streaming the events table once. With `workers` > 1
+    and many cases, ranges of cases are checked in parallel processes (each with its own connection)."""
+    sweeps = sweep_moments(conn)
     if refs is not None:
         report = VerifyReport()
-        sweeps = sweep_moments(conn)
         for i, ref in enumerate(refs, start=1):
             result = verify_case(conn, ref, registry, sweeps)
             report.cases += 1
@@ -272,39 +272,107 @@ def verify_all(conn: Connection, registry, refs: list[str] | None = None,
             if progress:
                 progress(i, len(refs))
         return report
-    sweeps = sweep_moments(conn)
-    cases = {r.id: dict(r._mapping) for r in conn.execute(select(T.cases))}
+    ids = list(conn.execute(select(T.cases.c.id).order_by(T.cases.c.id)).scalars())
+    leaf_keys = {(ref, seq) for a in conn.execute(select(T.anchors.c.heads)).scalars() for ref, seq, _ in a}
+    if not ids:
+        report = VerifyReport()
+    elif workers > 1 and len(ids) >= PARALLEL_FROM_CASES and _can_fork():
+        report = _verify_parallel(conn, registry, ids, sweeps, leaf_keys, workers, progress)
+    else:
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            if progress:
+                progress(done[0], len(ids))
+
+        report, hashes = _verify_range(conn, registry, sweeps, ids[0], ids[-1], leaf_keys, step)
+        report.anchor_problems = check_anchors(conn, lambda ref, seq: hashes.get((ref, seq)))
+    if progress:
+        progress(len(ids), len(ids))
+    return report
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _verify_parallel(conn, registry, ids, sweeps, leaf_keys, workers, progress) -> VerifyReport:
+    import multiprocessing
+    chunks = max(workers * 4, 1)
+    size = -(-len(ids) // chunks)
+    ranges = [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+    url = conn.engine.url.render_as_string(hide_password=False)
+    schema = conn.engine.dialect.name == "postgresql" and conn.exec_driver_sql("SELECT current_schema()").scalar()
+    ctx = multiprocessing.get_context("fork")
+    report = VerifyReport()
+    hashes: dict[tuple[str, int], str] = {}
+    done = 0
+    with ctx.Pool(workers, initializer=_worker_init, initargs=(url, schema or None, registry, sweeps, leaf_keys)) as pool:
+        for (part, part_hashes), (lo, hi) in zip(pool.imap(_worker_range, ranges), ranges):
+            report.cases += part.cases
+            report.events += part.events
+            report.failures.extend(part.failures)
+            hashes.update(part_hashes)
+            done += part.cases
+            if progress:
+                progress(done, len(ids))
+    report.anchor_problems = check_anchors(conn, lambda ref, seq: hashes.get((ref, seq)))
+    return report
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(url, schema, registry, sweeps, leaf_keys) -> None:
+    from .db import make_engine, reading
+    _WORKER.update(db=make_engine(url, schema=schema), registry=registry, sweeps=sweeps, leaf_keys=leaf_keys,
+                   reading=reading)
+
+
+def _worker_range(bounds: tuple[int, int]):
+    with _WORKER["reading"](_WORKER["db"]) as conn:
+        return _verify_range(conn, _WORKER["registry"], _WORKER["sweeps"], bounds[0], bounds[1],
+                             _WORKER["leaf_keys"], None)
+
+
+def _verify_range(conn: Connection, registry, sweeps, lo: int, hi: int, leaf_keys: set,
+                  step: Callable[[int], None] | None) -> tuple[VerifyReport, dict]:
+    """Verify the cases with ids in [lo, hi]; also return today's hashes of the anchored events."""
+    cases = {r.id: dict(r._mapping) for r in conn.execute(select(T.cases).where(T.cases.c.id.between(lo, hi)))}
     tasks: dict[int, list[tuple]] = {}
     for t in conn.execute(select(T.tasks.c.case_id, T.tasks.c.key, T.tasks.c.kind, T.tasks.c.body_id,
-                                 T.tasks.c.due, T.tasks.c.status)):
+                                 T.tasks.c.due, T.tasks.c.status).where(T.tasks.c.case_id.between(lo, hi))):
         tasks.setdefault(t.case_id, []).append((t.key, t.kind, t.body_id, iso(t.due), t.status))
     sqlite = conn.dialect.name == "sqlite"
     report = VerifyReport()
-    total = len(cases)
-    cursor = conn.exec_driver_sql(_EVENTS_SQL)
-    current_id, batch = None, []
-    done = 0
     hashes: dict[tuple[str, int], str] = {}
+    pending = 0
 
     def finish(case_id: int, rows: list) -> None:
-        nonlocal done
+        nonlocal pending
         c = cases.pop(case_id, None)
         if c is None:
             report.failures.append(Verification(f"case id {case_id}", False, ["events of a case that does not exist"]))
             return
         result = _verify_rows(c, rows, tasks.get(case_id, []), registry, sweeps, sqlite)
-        ref = c["ref"]
-        for r in rows:
-            hashes[(ref, r[1])] = r[11]
+        if leaf_keys:
+            ref = c["ref"]
+            for r in rows:
+                if (ref, r[1]) in leaf_keys:
+                    hashes[(ref, r[1])] = r[11]
         report.cases += 1
         report.events += len(rows)
         if not result.ok:
             report.failures.append(result)
-        done += 1
-        if progress and (done % 200 == 0 or done == total):
-            progress(done, total)
+        pending += 1
+        if step and pending >= 200:
+            step(pending)
+            pending = 0
 
-    for row in cursor:
+    current_id, batch = None, []
+    for row in conn.exec_driver_sql(_EVENTS_SQL.format(lo=int(lo), hi=int(hi))):
         if row[0] != current_id:
             if current_id is not None:
                 finish(current_id, batch)
@@ -314,10 +382,9 @@ def verify_all(conn: Connection, registry, refs: list[str] | None = None,
         finish(current_id, batch)
     for case_id in list(cases):  # cases without any event
         finish(case_id, [])
-    report.anchor_problems = check_anchors(conn, lambda ref, seq: hashes.get((ref, seq)))
-    if progress:
-        progress(total, total)
-    return report
+    if step and pending:
+        step(pending)
+    return report, hashes
 
 
 def _verify_rows(c: dict, rows: list, tasks: list[tuple], registry, sweeps, sqlite: bool) -> Verification:
@@ -328,13 +395,25 @@ def _verify_rows(c: dict, rows: list, tasks: list[tuple], registry, sweeps, sqli
     docs = []
     for r in rows:
         at = _sqlite_iso(r[2]) if sqlite else iso(r[2])
-        docs.append(({"case": ref, "seq": r[1], "at": at, "actor": r[3], "trigger": r[4],
-                      "data": json.loads(r[5]) if isinstance(r[5], str) else r[5], "from": r[6], "to": r[7],
-                      "effects": json.loads(r[8]) if isinstance(r[8], str) else r[8], "algorithm": algorithm,
-                      "version": r[9], "definition": dhash}, r[10], r[11]))
+        data, effects = r[5], r[8]
+        doc = {"case": ref, "seq": r[1], "at": at, "actor": r[3], "trigger": r[4], "data": data, "from": r[6],
+               "to": r[7], "effects": effects, "algorithm": algorithm, "version": r[9], "definition": dhash}
+        if isinstance(data, str) and isinstance(effects, str):
+            # The store keeps data and effects as canonical JSON text: hash that text as it is.
+            doc["_canonical"] = canonical_from_parts(doc, data, effects)
+            doc["effects"] = json.loads(effects)
+            doc["data"] = json.loads(data) if (r[3] == "system" or r[4] == "launch") else _Unparsed(data)
+        docs.append((doc, r[10], r[11]))
     replayed = checker.run(docs)
     checker.compare(c, tasks, replayed, len(rows))
     return checker.result(len(rows))
+
+
+class _Unparsed(str):
+    """Event data not needed for checking beyond its hash (parsed only if someone asks)."""
+
+    def get(self, key, default=None):
+        return json.loads(self).get(key, default)
 
 
 def _sqlite_iso(text: str) -> str:

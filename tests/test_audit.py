@@ -205,3 +205,41 @@ def test_replay_shows_the_earlier_state_and_escalation_level(engine):
     decide = next(t for t in at_escalation.open_tasks() if t["kind"] == "decide_bullying")
     assert decide["level"] == 1  # overdue (due 9 April 18:00), not yet escalated (10 April 18:00)
     assert replay(docs).state == "support_plan"
+
+
+def test_the_fast_canonical_form_equals_the_hashed_one():
+    from hypothesis import given, strategies as st
+    from states.history import canonical, canonical_from_parts
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=20))
+    values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                             st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+                          max_leaves=8)
+
+    @given(actor=st.text(max_size=12), trigger=st.text(max_size=12), data=st.dictionaries(st.text(max_size=8), values),
+           effects=st.dictionaries(st.text(max_size=8), values), seq=st.integers(1, 10**6),
+           source=st.one_of(st.none(), st.text(max_size=8)))
+    def same(actor, trigger, data, effects, seq, source):
+        event = {"case": "VR-75-000001", "seq": seq, "at": "2026-04-06T05:00:00Z", "actor": actor, "trigger": trigger,
+                 "data": data, "from": source, "to": "reported", "effects": effects, "algorithm": "violence-report",
+                 "version": 1, "definition": "ab" * 32}
+        assert canonical_from_parts(event, canonical(data), canonical(effects)) == canonical(event)
+
+    same()
+
+
+def test_parallel_verification_finds_the_same_failures(engine, monkeypatch):
+    import states.verify as verify_module
+    refs = [a_history(engine) for _ in range(5)]
+    make_anchor(engine, now=kz(2026, 4, 10, 23))
+    with engine.db.begin() as conn:
+        conn.execute(update(T.events).where(T.events.c.case_id == case_id(engine, refs[3]), T.events.c.seq == 2)
+                     .values(actor="kz-75.police"))
+    _rewrite_chain_from(engine, refs[1], 3)
+    monkeypatch.setattr(verify_module, "PARALLEL_FROM_CASES", 2)
+    with engine.reader() as conn:
+        serial = verify_all(conn, engine.registry, workers=1)
+        parallel = verify_all(conn, engine.registry, workers=2)
+    assert [f.ref for f in parallel.failures] == [f.ref for f in serial.failures] == [refs[3]]
+    assert parallel.anchor_problems == serial.anchor_problems and refs[1] in parallel.anchor_problems[0]
+    assert (parallel.cases, parallel.events) == (serial.cases, serial.events) == (5, 5 * engine.case(refs[0]).version)
