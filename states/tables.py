@@ -210,6 +210,8 @@ outbox = Table(
     Column("next_attempt_at", UTC),
     Column("sent_at", UTC),
     Column("last_error", Text),
+    Column("lease_owner", String(80)),  # the delivery worker holding the message, until lease_until
+    Column("lease_until", UTC),
 )
 Index("ix_outbox_pending", outbox.c.created_at, sqlite_where=text("status = 'pending'"),
       postgresql_where=text("status = 'pending'"))
@@ -220,4 +222,18 @@ case_links = Table(
     Column("other_case_id", Integer, ForeignKey("cases.id"), primary_key=True),
     Column("relation", String(20), primary_key=True),  # spawned | spawned_from | linked
     Column("created_at", UTC, nullable=False),
+)
+
+# API tokens: stored hashed; each bound to one body and one role.
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the secret
+    Column("prefix", String(12), nullable=False),  # the first characters, to tell tokens apart
+    Column("body_id", String(80), ForeignKey("bodies.id"), nullable=False),
+    Column("role", String(20), nullable=False),  # coordinator | agency | auditor | admin
+    Column("label", String(200)),
+    Column("created_at", UTC, nullable=False),
+    Column("revoked_at", UTC),
+    Column("last_used_at", UTC),
 )

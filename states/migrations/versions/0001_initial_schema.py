@@ -70,6 +70,20 @@ def upgrade() -> None:
     sa.Column('processed', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sweep_runs'))
     )
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('prefix', sa.String(length=12), nullable=False),
+    sa.Column('body_id', sa.String(length=80), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('label', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['body_id'], ['bodies.id'], name=op.f('fk_api_tokens_body_id_bodies')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
     op.create_table('cases',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('ref', sa.String(length=40), nullable=False),
@@ -152,6 +166,8 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('lease_owner', sa.String(length=80), nullable=True),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_outbox_case_id_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_idempotency_key'))
@@ -226,6 +242,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cases_region_algorithm_state')
 
     op.drop_table('cases')
+    op.drop_table('api_tokens')
     op.drop_table('sweep_runs')
     op.drop_table('subjects')
     op.drop_table('definitions')
