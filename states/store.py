@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import Engine as DbEngine, delete, insert, select
+from sqlalchemy import Engine as DbEngine, delete, insert, select, update
 
 from algorithms.registry import Registry
 
@@ -35,14 +35,21 @@ def open_engine(url: str | None = None, *, db: DbEngine | None = None, registry:
 
 
 def sync_bodies(db: DbEngine, directory: Directory) -> None:
-    """Mirror the directory into the `bodies` table (tokens and reports join on it)."""
-    rows = [{"id": b.id, "type": b.type, "region": b.region, "parent_id": b.parent, "code": b.code,
-             "name": dict(b.name), "language": b.language, "channels": list(b.channels)}
-            for b in directory.bodies()]
+    """Mirror the directory into the `bodies` table (tokens and reports join on it): add new bodies,
+    update changed ones, remove those the directory no longer has (refused if a token still names one)."""
+    wanted = {b.id: {"id": b.id, "type": b.type, "region": b.region, "parent_id": b.parent, "code": b.code,
+                     "name": dict(b.name), "language": b.language, "channels": list(b.channels)}
+              for b in directory.bodies()}
     with db.begin() as conn:
-        existing = {r.id for r in conn.execute(select(T.bodies.c.id))}
-        wanted = {r["id"] for r in rows}
+        existing = {r.id: dict(r._mapping) for r in conn.execute(select(T.bodies))}
         if existing == wanted:
             return
-        conn.execute(delete(T.bodies))
-        conn.execute(insert(T.bodies), rows)
+        new = [row for body_id, row in wanted.items() if body_id not in existing]
+        if new:
+            conn.execute(insert(T.bodies), new)
+        for body_id, row in wanted.items():
+            if body_id in existing and existing[body_id] != row:
+                conn.execute(update(T.bodies).where(T.bodies.c.id == body_id).values(**row))
+        gone = [body_id for body_id in existing if body_id not in wanted]
+        if gone:
+            conn.execute(delete(T.bodies).where(T.bodies.c.id.in_(gone)))
