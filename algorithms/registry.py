@@ -104,4 +104,15 @@ def _load_overrides(path: str | Path | None) -> dict[str, dict[str, dict[str, in
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise DefinitionError([f"{path}:1: deadline overrides must map algorithm -> task kind -> rule"])
-    return data
+    merged: dict[str, dict[str, dict[str, int]]] = {}
+    for key, value in data.items():
+        # Either nested (`violence-report: {kdn_decision: {working_days: 10}}`) or flat
+        # (`violence-report.kdn_decision: {working_days: 10}`).
+        if "." in str(key):
+            algorithm, task = str(key).split(".", 1)
+            merged.setdefault(algorithm, {})[task] = value
+        elif isinstance(value, dict):
+            merged.setdefault(str(key), {}).update(value)
+        else:
+            raise DefinitionError([f"{path}:1: override {key!r} must be `algorithm.task: rule` or `algorithm: {{task: rule}}`"])
+    return merged

@@ -141,6 +141,13 @@ def test_deadline_override_changes_the_pinned_hash(tmp_path):
     assert "deployment override" in task.source
 
 
+def test_overrides_may_be_written_flat_as_algorithm_dot_task(tmp_path):
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text("violence-report.kdn_decision: {working_days: 10}\n", encoding="utf-8")
+    task = Registry.load(overrides_file=overrides).get("violence-report").task_spec("kdn_decision")
+    assert task.deadlines()[0].rule() == {"working_days": 10}
+
+
 def test_override_for_an_unknown_task_is_rejected(tmp_path):
     overrides = tmp_path / "overrides.yaml"
     overrides.write_text(yaml.safe_dump({"violence-report": {"no_such_task": {"days": 1}}}), encoding="utf-8")
