@@ -126,16 +126,21 @@ def _clone_cases(engine, template_ref: str, copies: int, due_count: int, far: da
         progress("seed", start + n, copies)
 
 
-def bench_sweep(workdir: Path, open_tasks: int, due: int, svc) -> tuple[float, int]:
+def _seeded_engine(path: Path, open_tasks: int, due: int, svc):
+    """A store with `open_tasks` open tasks (two per case), `due` of them with a step due at T0 + 1 day."""
     registry, directory, calendar = svc
-    engine = open_engine(f"sqlite:///{workdir / 'sweep.sqlite'}", registry=registry, directory=directory,
-                         calendar=calendar)
+    engine = open_engine(f"sqlite:///{path}", registry=registry, directory=directory, calendar=calendar)
     school = directory.schools("KZ-75")[0].id
     ref = engine.launch("violence-report", "KZ-75", school,
                         {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=T0).ref
     with engine.db.begin() as conn:  # the template's own steps must not be due
         conn.execute(T.steps.update().values(due_at=T0 + timedelta(days=90)))
     _clone_cases(engine, ref, open_tasks // 2 - 1, due, T0 + timedelta(days=90), T0 + timedelta(days=1))
+    return engine
+
+
+def bench_sweep(workdir: Path, open_tasks: int, due: int, svc) -> tuple[float, int]:
+    engine = _seeded_engine(workdir / "sweep.sqlite", open_tasks, due, svc)
     started = time.perf_counter()
     report = sweep(engine, now=T0 + timedelta(days=1, hours=1))
     elapsed = time.perf_counter() - started
@@ -144,15 +149,7 @@ def bench_sweep(workdir: Path, open_tasks: int, due: int, svc) -> tuple[float, i
 
 
 def bench_idle_sweep(workdir: Path, open_tasks: int, svc) -> float:
-    registry, directory, calendar = svc
-    engine = open_engine(f"sqlite:///{workdir / 'idle.sqlite'}", registry=registry, directory=directory,
-                         calendar=calendar)
-    school = directory.schools("KZ-75")[0].id
-    ref = engine.launch("violence-report", "KZ-75", school,
-                        {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=T0).ref
-    with engine.db.begin() as conn:
-        conn.execute(T.steps.update().values(due_at=T0 + timedelta(days=90)))
-    _clone_cases(engine, ref, open_tasks // 2 - 1, 0, T0 + timedelta(days=90), T0)
+    engine = _seeded_engine(workdir / "idle.sqlite", open_tasks, 0, svc)
     sweep(engine, now=T0 + timedelta(days=1))  # warm the connection and caches
     timings = []
     for _ in range(20):
