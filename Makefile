@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench docs clean
+.PHONY: run test bench docs screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-## Print the engine benchmark figures (not part of the test suite).
+## Print the benchmark figures: engine, verification, API (not part of the test suite).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/verify.py
+	$(BIN)/python benchmarks/api.py
+
+## Screenshots of every web page at desktop and phone width into docs/screenshots/ (needs /usr/bin/chromium).
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
 
 ## Regenerate docs/algorithms/ from the definitions.
 docs: $(STAMP)

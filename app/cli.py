@@ -146,47 +146,12 @@ def serve(interval: float = typer.Option(30.0, help="Seconds between sweeps."),
         typer.echo("stopped")
 
 
-@app.command()
-def show(ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001."),
-         as_json: bool = typer.Option(False, "--json")) -> None:
-    """Show a case: state, bound bodies, open tasks with dues (Kazakhstan time)."""
-    from sqlalchemy import select
+def _register_cases() -> None:
+    from app.case_cli import register as register_cases
+    register_cases(app)
 
-    from states import tables as T
-    from states.calendar import KZ_TZ
-    from states.errors import RuleViolation
-    from states.store import open_engine
-    engine = open_engine()
-    try:
-        case = engine.case(ref)
-    except RuleViolation as exc:
-        typer.echo(exc.message, err=True)
-        raise typer.Exit(1)
-    with engine.reader() as conn:
-        tasks = conn.execute(select(T.tasks).where(T.tasks.c.case_id == case.id).order_by(T.tasks.c.id)).all()
-        missing = None
-        if case.algorithm == "plan-reporting":
-            from states.reporting import missing_reports
-            missing = missing_reports(conn, case, engine.svc.catalogue, engine.svc.directory)
-    out = {"ref": case.ref, "algorithm": case.algorithm, "version": case.algorithm_version, "region": case.region,
-           "state": case.state, "outcome": case.outcome, "critical": case.critical, "case_version": case.version,
-           "bindings": case.bindings,
-           "tasks": [{"key": t.key, "kind": t.kind, "body": t.body_id, "status": t.status, "overdue": t.overdue,
-                      "due": t.due.astimezone(KZ_TZ).isoformat()} for t in tasks]}
-    if missing is not None and "-H" in case.data.get("period", ""):
-        out["missing_reports"] = missing
-    if as_json:
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
-        return
-    typer.echo(f"{case.ref}  {case.algorithm} v{case.algorithm_version}  {case.region}  state: {case.state}"
-               + (f"  outcome: {case.outcome}" if case.outcome else "") + ("  CRITICAL" if case.critical else ""))
-    for t in out["tasks"]:
-        typer.echo(f"  {t['key']:>4} {t['status']:<9} {t['kind']:<26} {t['body']:<32} due {t['due'][:16]}"
-                   + ("  overdue" if t["overdue"] and t["status"] == "open" else ""))
-    if "missing_reports" in out:
-        typer.echo(f"quarterly reports not yet accepted: {len(out['missing_reports'])}")
-        for m in out["missing_reports"]:
-            typer.echo(f"  {m['period']}  {m['executor']:<32} {m['state']}")
+
+_register_cases()
 
 
 def _register_audit() -> None:

@@ -57,8 +57,10 @@ def make_anchor(engine, now: datetime | None = None) -> Anchor:
     with engine.db.begin() as conn:
         heads = current_heads(conn)
         root = merkle_root([leaf(*h) for h in heads])
-        anchor_id = conn.execute(insert(T.anchors).values(at=now, root=root, cases=len(heads), heads=heads)
-                                 ).inserted_primary_key[0]
+        anchor_id = conn.execute(insert(T.anchors).values(at=now, root=root, cases=len(heads))).inserted_primary_key[0]
+        if heads:
+            conn.execute(insert(T.anchor_leaves), [{"anchor_id": anchor_id, "ref": r, "seq": s, "hash": h}
+                                                   for r, s, h in heads])
     return Anchor(anchor_id, now, root, len(heads))
 
 
@@ -68,21 +70,34 @@ def anchors(conn: Connection) -> list[Anchor]:
                                   .order_by(T.anchors.c.id))]
 
 
+def anchored_keys(conn: Connection) -> set[tuple[str, int]]:
+    """Every (case, event number) some anchor recorded as a chain head."""
+    return {(r.ref, r.seq) for r in conn.execute(select(T.anchor_leaves.c.ref, T.anchor_leaves.c.seq))}
+
+
 def check_anchors(conn: Connection, event_hash_of, refs: set[str] | None = None) -> list[str]:
-    """Problems found against every stored anchor. `event_hash_of(ref, seq)` gives today's hash of
-    that event (None if it is gone); `refs` limits the check to some cases."""
+    """Problems found against the stored anchors. `event_hash_of(ref, seq)` gives today's hash of
+    that event (None if it is gone); with `refs`, only those cases' leaves are checked (an indexed
+    lookup), otherwise every leaf and every anchor's root."""
     problems: list[str] = []
-    for row in conn.execute(select(T.anchors).order_by(T.anchors.c.id)):
-        heads = row.heads
-        if refs is None and merkle_root([leaf(*h) for h in heads]) != row.root:
-            problems.append(f"anchor {row.id} ({iso(row.at)}): its leaves no longer give its root (the anchor was altered)")
+    found = {r.id: r for r in conn.execute(select(T.anchors).order_by(T.anchors.c.id))}
+    if not found:
+        return problems
+    q = select(T.anchor_leaves).order_by(T.anchor_leaves.c.anchor_id, T.anchor_leaves.c.ref)
+    if refs is not None:
+        q = q.where(T.anchor_leaves.c.ref.in_(sorted(refs)))
+    leaves: dict[int, list] = {}
+    for r in conn.execute(q):
+        leaves.setdefault(r.anchor_id, []).append(r)
+    for anchor_id, anchor in found.items():
+        rows = leaves.get(anchor_id, [])
+        if refs is None and (len(rows) != anchor.cases or merkle_root([leaf(r.ref, r.seq, r.hash) for r in rows]) != anchor.root):
+            problems.append(f"anchor {anchor_id} ({iso(anchor.at)}): its leaves no longer give its root (the anchor was altered)")
             continue
-        for ref, seq, digest in heads:
-            if refs is not None and ref not in refs:
-                continue
-            now_hash = event_hash_of(ref, seq)
-            if now_hash != digest:
+        for r in rows:
+            now_hash = event_hash_of(r.ref, r.seq)
+            if now_hash != r.hash:
                 what = "is gone" if now_hash is None else f"now has hash {now_hash[:12]}"
-                problems.append(f"{ref}: event {seq} {what}, but anchor {row.id} of {iso(row.at)} "
-                                f"recorded {digest[:12]} (the chain was rewritten)")
+                problems.append(f"{r.ref}: event {r.seq} {what}, but anchor {anchor_id} of {iso(anchor.at)} "
+                                f"recorded {r.hash[:12]} (the chain was rewritten)")
     return problems

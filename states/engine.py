@@ -365,14 +365,9 @@ class Engine:
         body = directory.find(actor)
         if body is None:
             raise RuleViolation("forbidden", f"unknown body {actor!r}", field="actor")
-        roles = list(case.bindings) if "any_bound" in trig.actors else trig.actors
-        from .recipients import bound_body
-        for role in roles:
-            bound = bound_body(role, case.bindings, directory) if role != "system" else None
-            if bound is None:
-                continue
-            if bound == actor or directory.is_supervisor(actor, bound):
-                return
+        from .authority import may_fire
+        if may_fire(directory, trig, case.bindings, actor):
+            return
         raise RuleViolation("forbidden", f"{actor} ({body.type}) may not fire {trigger!r} on {case.ref}: allowed are "
                                          f"the case's {', '.join(trig.actors)} and their supervisors", field="actor")
 

@@ -90,15 +90,24 @@ access_log = Table(
 )
 Index("ix_access_log_case", access_log.c.case_ref, access_log.c.at)
 
-# Daily anchors: a Merkle root over every case's chain head at a moment.
+# Daily anchors: a Merkle root over every case's chain head at a moment; the leaves are kept one row
+# per case so checking one case against every anchor is an indexed lookup.
 anchors = Table(
     "anchors", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UTC, nullable=False),
     Column("root", String(64), nullable=False),
     Column("cases", Integer, nullable=False),
-    Column("heads", JSON, nullable=False),  # [[ref, seq, hash], ...] sorted by ref: the leaves
 )
+
+anchor_leaves = Table(
+    "anchor_leaves", metadata,
+    Column("anchor_id", Integer, ForeignKey("anchors.id"), primary_key=True),
+    Column("ref", String(40), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_anchor_leaves_ref", anchor_leaves.c.ref)
 
 # When the sweep ran, so an auditor can check each escalation step was taken on time.
 sweep_runs = Table(

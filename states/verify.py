@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Connection, select
 
 from . import tables as T
-from .anchor import check_anchors
+from .anchor import anchored_keys, check_anchors
 from .clock import iso
 from .history import GENESIS, canonical_from_parts, event_hash
 from .replay import LADDER_STEPS, SYSTEM_TRIGGERS, ReplayedCase, apply_event
@@ -273,7 +273,7 @@ def verify_all(conn: Connection, registry, refs: list[str] | None = None,
                 progress(i, len(refs))
         return report
     ids = list(conn.execute(select(T.cases.c.id).order_by(T.cases.c.id)).scalars())
-    leaf_keys = {(ref, seq) for a in conn.execute(select(T.anchors.c.heads)).scalars() for ref, seq, _ in a}
+    leaf_keys = anchored_keys(conn)
     if not ids:
         report = VerifyReport()
     elif workers > 1 and len(ids) >= PARALLEL_FROM_CASES and _can_fork():

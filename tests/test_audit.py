@@ -142,7 +142,7 @@ def test_an_altered_anchor_is_caught(engine):
     a_history(engine)
     anchor = make_anchor(engine, now=kz(2026, 4, 10, 23))
     with engine.db.begin() as conn:
-        conn.execute(update(T.anchors).where(T.anchors.c.id == anchor.id).values(root="0" * 64))
+        conn.execute(update(T.anchor_leaves).where(T.anchor_leaves.c.anchor_id == anchor.id).values(seq=1))
     with engine.reader() as conn:
         report = verify_all(conn, engine.registry)
     assert any("anchor was altered" in p for p in report.anchor_problems)

@@ -34,7 +34,6 @@ def upgrade() -> None:
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('root', sa.String(length=64), nullable=False),
     sa.Column('cases', sa.Integer(), nullable=False),
-    sa.Column('heads', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_anchors'))
     )
     op.create_table('bodies',
@@ -70,6 +69,17 @@ def upgrade() -> None:
     sa.Column('processed', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sweep_runs'))
     )
+    op.create_table('anchor_leaves',
+    sa.Column('anchor_id', sa.Integer(), nullable=False),
+    sa.Column('ref', sa.String(length=40), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['anchor_id'], ['anchors.id'], name=op.f('fk_anchor_leaves_anchor_id_anchors')),
+    sa.PrimaryKeyConstraint('anchor_id', 'ref', name=op.f('pk_anchor_leaves'))
+    )
+    with op.batch_alter_table('anchor_leaves', schema=None) as batch_op:
+        batch_op.create_index('ix_anchor_leaves_ref', ['ref'], unique=False)
+
     op.create_table('api_tokens',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -243,6 +253,10 @@ def downgrade() -> None:
 
     op.drop_table('cases')
     op.drop_table('api_tokens')
+    with op.batch_alter_table('anchor_leaves', schema=None) as batch_op:
+        batch_op.drop_index('ix_anchor_leaves_ref')
+
+    op.drop_table('anchor_leaves')
     op.drop_table('sweep_runs')
     op.drop_table('subjects')
     op.drop_table('definitions')

@@ -1,0 +1,153 @@
+"""The Qorgau HTTP API (FastAPI), under `/api/v1`.
+
+    from app.api import create_app
+    app = create_app()            # engine from states.store.open_engine() (QORGAU_DATABASE_URL)
+
+Routers are modular (app/api/routes/): the web pages mount their own HTML routes on the same app.
+Every error has the shape `{"code", "message", "field"?}` (app/api/errors.py); who may do what is
+in app/api/access.py. The OpenAPI document is at /api/v1/openapi.json, the docs at /api/v1/docs.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from starlette.responses import JSONResponse
+
+from . import errors
+from .writes import WriteGate
+from .routes import audit, cases, inbox, links, meta, tokens
+
+PREFIX = "/api/v1"
+THREADS_ENV = "QORGAU_API_THREADS"
+
+DESCRIPTION = """
+Interagency child-protection response algorithms (Decree No. 748) as versioned state machines.
+
+**Roles** (each token is bound to one body of the directory and one role):
+coordinators launch cases and read those of their region; agencies read the cases bound to their
+body (or a body below it), work their inbox and fire triggers; auditors read everything (history,
+replay, verification, compliance, access log) and write nothing; admins manage tokens.
+
+**Errors** carry the spec's codes: `unknown_case` 404, `unknown_trigger` 422, `invalid_transition` 409,
+`conflict` 409, `forbidden` 403, `invalid_data` 422 (with `field`), `guard_failed` 409; a missing or
+revoked token is `unauthenticated` 401.
+
+**Times** are ISO 8601; fields ending in `_local` are Kazakhstan time (UTC+05:00).
+"""
+
+
+class _RejectNul:
+    """A NUL character in the path or query is never meaningful (and PostgreSQL refuses it)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and ("\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+                                        or b"\x00" in scope.get("query_string", b"")):
+            response = JSONResponse({"code": "invalid_data", "message": "the request contains a NUL character",
+                                     "field": "path"}, status_code=422)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _known_query(route) -> frozenset[str]:
+    known = getattr(route, "_qorgau_query", None)
+    if known is None:
+        names, stack = set(), [route.dependant]
+        while stack:
+            dependant = stack.pop()
+            names.update(p.alias for p in dependant.query_params)
+            stack.extend(dependant.dependencies)
+        known = frozenset(names)
+        route._qorgau_query = known
+    return known
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A query parameter the operation does not take, or one given twice, is refused (a typo such as
+    `?overdu=true` would otherwise be silently ignored)."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    from states.errors import RuleViolation
+    keys = [k for k, _ in request.query_params.multi_items()]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise RuleViolation("invalid_data", f"field {repeated[0]!r}: given more than once", field=repeated[0])
+    unknown = sorted(set(keys) - _known_query(route))
+    if unknown:
+        allowed = ", ".join(sorted(_known_query(route))) or "none"
+        raise RuleViolation("invalid_data", f"field {unknown[0]!r}: unknown query parameter (allowed: {allowed})",
+                            field=unknown[0])
+
+
+def _query_params_never_null(app: FastAPI) -> None:
+    """In the OpenAPI document, an optional query parameter is `string` (or boolean...), not
+    `string or null`: a query string cannot carry a null, leaving the parameter out means no filter."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            doc = build()
+            for ops in doc.get("paths", {}).values():
+                for op in ops.values():
+                    for param in op.get("parameters", []):
+                        schema = param.get("schema", {})
+                        options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+                        if param.get("in") == "query" and len(options) == 1 and len(schema["anyOf"]) == 2:
+                            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+                            param["schema"] = {**options[0], **rest}
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def _default_threads(engine) -> int:
+    """Worker threads for the synchronous handlers: QORGAU_API_THREADS, else 4 on SQLite (handlers
+    are CPU-bound there; more threads only queue on the GIL and stretch the slowest answers) and
+    8 on PostgreSQL (handlers wait on the network; fewer than the 15 pooled connections)."""
+    setting = os.environ.get(THREADS_ENV)
+    if setting:
+        return max(1, int(setting))
+    return 4 if engine.db.dialect.name == "sqlite" else 8
+
+
+def _lifespan(threads: int):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        import anyio.to_thread
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+    return lifespan
+
+
+def create_app(engine=None, *, base_url: str | None = None, case_links: bool = True,
+               threads: int | None = None) -> FastAPI:
+    """The API over `engine` (default: `open_engine()` on the configured store). `base_url` is
+    where case links point (default QORGAU_BASE_URL). `case_links` serves `/cases/{ref}` as a
+    redirect to the API until the web pages take that path. `threads`: see `_default_threads`."""
+    if engine is None:
+        from states.store import open_engine
+        engine = open_engine()
+    if base_url is None:
+        from notifications.context import default_base_url
+        base_url = default_base_url()
+    app = FastAPI(title="Qorgau API", version="1", description=DESCRIPTION, openapi_url=f"{PREFIX}/openapi.json",
+                  docs_url=f"{PREFIX}/docs", redoc_url=None, dependencies=[Depends(reject_unknown_query)],
+                  lifespan=_lifespan(threads if threads is not None else _default_threads(engine)))
+    app.state.engine = engine
+    app.state.base_url = base_url
+    app.state.write_gate = WriteGate(engine)
+    errors.install(app)
+    app.add_middleware(_RejectNul)
+    for module in (meta, cases, inbox, audit, tokens):
+        app.include_router(module.router, prefix=PREFIX)
+    if case_links:
+        app.include_router(links.router)
+    _query_params_never_null(app)
+    return app

@@ -1,0 +1,105 @@
+"""Who may see and do what through the API (the command line in local mode trusts its operator).
+
+- **admin**: manages tokens, reads every case, history and report; never launches or fires.
+- **auditor**: reads every case, history, replay, verification, report and access log; writes nothing.
+- **coordinator**: launches (as its body) and reads the cases of its region; a republic-level
+  coordinator (a ministry) every region. Compliance report of its region.
+- **agency**: reads the cases bound to its body or to a body below it in the directory's parent
+  chain, sees its inbox, fires triggers on those cases and launches (as its body; the engine's
+  launch rules decide, e.g. a school reporting violence).
+- **Personal data** (need to know): the coordinator of the case's own region, and an agency bound
+  to the case itself (not a supervisor) whose type meets the child: school, police, health,
+  guardianship, social_services, psych_center, consilium, kdn. Every read is logged.
+A case outside the scope answers 403 `forbidden`; a case that does not exist, 404 `unknown_case`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from states.directory import Body
+from states.queries import EVERYTHING, Scope, descendants
+
+from .errors import forbidden
+
+PERSONAL_DATA_TYPES = frozenset({"school", "police", "health", "guardianship", "social_services", "psych_center",
+                                 "consilium", "kdn"})
+READ_ALL = ("admin", "auditor")
+AUDIT = ("admin", "auditor")
+LAUNCH = ("coordinator", "agency")
+FIRE = ("agency",)
+INBOX = ("agency", "coordinator")
+COMPLIANCE = ("admin", "auditor", "coordinator")
+TOKENS = ("admin",)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a token bound to a body and a role."""
+    token_id: int
+    prefix: str
+    role: str
+    body: Body
+
+    @property
+    def body_id(self) -> str:
+        return self.body.id
+
+    @property
+    def region(self) -> str | None:
+        return self.body.region
+
+
+def require_role(principal: Principal, roles: tuple[str, ...], what: str) -> None:
+    if principal.role not in roles:
+        raise forbidden(f"{what} needs a {' or '.join(roles)} token; this one is {principal.role} "
+                        f"({principal.body_id})")
+
+
+@lru_cache(maxsize=4096)
+def _below(directory, body_id: str) -> frozenset[str]:
+    return descendants(directory, body_id)
+
+
+def scope_for(principal: Principal, directory) -> Scope:
+    """The cases the principal may read."""
+    if principal.role in READ_ALL:
+        return EVERYTHING
+    if principal.role == "coordinator":
+        return EVERYTHING if principal.region is None else Scope(regions=frozenset({principal.region}))
+    return Scope(bodies=_below(directory, principal.body_id))
+
+
+def check_case(principal: Principal, directory, ref: str, region: str, bindings: dict[str, str]) -> None:
+    """403 unless the case is in the principal's scope."""
+    if not scope_for(principal, directory).allows(region, bindings):
+        if principal.role == "coordinator":
+            raise forbidden(f"case {ref} is in {region}; a coordinator of {principal.region} reads its own region")
+        raise forbidden(f"case {ref} is not bound to {principal.body_id} or to a body below it")
+
+
+def check_launch(principal: Principal, region: str) -> None:
+    """A regional coordinator launches in its own region (the engine checks the rest)."""
+    if principal.role == "coordinator" and principal.region is not None and region != principal.region:
+        raise forbidden(f"a coordinator of {principal.region} launches cases in its own region, not {region}")
+
+
+def check_personal(principal: Principal, ref: str, region: str, bindings: dict[str, str]) -> None:
+    """403 unless the principal needs the child's personal data on this case."""
+    if principal.role == "coordinator" and principal.region is not None and principal.region == region:
+        return
+    if (principal.role == "agency" and principal.body.type in PERSONAL_DATA_TYPES
+            and principal.body_id in bindings.values()):
+        return
+    raise forbidden(f"{principal.body_id} ({principal.role}) does not need the personal data of case {ref}: "
+                    "only the coordinator of its region and the school, police, health, guardianship, "
+                    "social services, psychological centre, consilium or KDN bound to it may read it")
+
+
+def compliance_region(principal: Principal, requested: str | None) -> str | None:
+    """The region a compliance report covers: a regional coordinator's own, whatever is asked."""
+    if principal.role == "coordinator" and principal.region is not None:
+        if requested is not None and requested != principal.region:
+            raise forbidden(f"a coordinator of {principal.region} reports on its own region, not {requested}")
+        return principal.region
+    return requested

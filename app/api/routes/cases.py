@@ -1,0 +1,125 @@
+"""Cases: launch, list, read, fire, history, available actions, personal data."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+
+from states.errors import RuleViolation
+from states.personal_data import read_personal
+from states.queries import case_actions, case_detail, case_link, history, list_cases
+
+from ..access import FIRE, LAUNCH, check_launch, check_personal, require_role, scope_for
+from ..errors import responses
+from ..models import (FIRE_EXAMPLE, LAUNCH_EXAMPLE, ActionView, CaseDetail, CasePage, FireRequest, History,
+                      LaunchRequest, Outcome, PersonalData)
+from ..writes import gate
+from ._shared import Caller, Engine, Ref, base_url, json_response, readable_case
+
+router = APIRouter(tags=["cases"])
+
+
+def _outcome(request: Request, result) -> dict:
+    return {"ref": result.ref, "state": result.state, "version": result.version, "outcome": result.outcome,
+            "spawned": list(result.spawned), "link": case_link(base_url(request), result.ref)}
+
+
+@router.post("/cases", status_code=201, response_model=Outcome, responses=responses(401, 403, 409, 422),
+             summary="Launch a case (coordinator, agency)")
+def launch(request: Request, principal: Caller, engine: Engine,
+           body: Annotated[LaunchRequest, Body(openapi_examples={"bullying report": {
+               "summary": "A bullying report in Almaty (as kz-75.education_department)",
+               "value": LAUNCH_EXAMPLE}})]) -> JSONResponse:
+    """Open a case as the token's body. The engine's launch rules apply (which body types may
+    launch the algorithm, in which region); a regional coordinator launches in its own region.
+    Answers 201 with the reference, the first state and the case version to fire against."""
+    require_role(principal, LAUNCH, "launching a case")
+    check_launch(principal, body.region)
+    with gate(request):
+        result = engine.launch(body.algorithm, body.region, principal.body_id, body.data,
+                               version=body.algorithm_version)
+    return JSONResponse(Outcome(**_outcome(request, result)).model_dump(mode="json"), status_code=201,
+                        headers={"Location": f"/api/v1/cases/{result.ref}"})
+
+
+@router.get("/cases", response_model=CasePage, responses=responses(401, 422), summary="List cases")
+def cases(request: Request, principal: Caller, engine: Engine,
+          region: Annotated[Optional[str], Query(max_length=8, examples=["KZ-75"])] = None,
+          algorithm: Annotated[Optional[str], Query(max_length=60, examples=["violence-report"])] = None,
+          state: Annotated[Optional[str], Query(max_length=60)] = None,
+          overdue: Annotated[Optional[bool], Query(description="Has an open task past its due.")] = None,
+          critical: Optional[bool] = None,
+          closed: Annotated[Optional[bool], Query(description="true: closed cases; false: open ones.")] = None,
+          limit: Annotated[int, Query(ge=1, le=500)] = 50,
+          offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0):
+    """The cases the caller may read, most recently changed first, filtered. A coordinator sees
+    its region, an agency the cases bound to its body or a body below it, auditors and admins all."""
+    scope = scope_for(principal, engine.svc.directory)
+    with engine.reader() as conn:
+        return json_response(list_cases(conn, engine.registry, scope, region=region, algorithm=algorithm,
+                                        state=state, overdue=overdue, critical=critical, closed=closed, limit=limit,
+                                        offset=offset, base_url=base_url(request)))
+
+
+@router.get("/cases/{ref}", response_model=CaseDetail, responses=responses(401, 403, 404, 422),
+            summary="Read one case")
+def case(request: Request, ref: Ref, principal: Caller, engine: Engine) -> dict:
+    """State, version (to fire against), bound bodies, tasks with dues and escalation levels,
+    links. No personal data: see `/cases/{ref}/personal`. Notification links (QORGAU_BASE_URL +
+    `/cases/{ref}`) lead here."""
+    readable_case(engine, principal, ref)
+    with engine.reader() as conn:
+        return case_detail(conn, ref, engine.registry, engine.svc.directory, base_url=base_url(request),
+                           catalogue=engine.svc.catalogue)
+
+
+@router.get("/cases/{ref}/history", response_model=History, responses=responses(401, 403, 404, 422),
+            summary="A case's history")
+def case_history(ref: Ref, principal: Caller, engine: Engine) -> dict:
+    """Every event, oldest first, with the hash chain (no personal data)."""
+    readable_case(engine, principal, ref)
+    with engine.reader() as conn:
+        return history(conn, ref)
+
+
+@router.get("/cases/{ref}/actions", response_model=list[ActionView], responses=responses(401, 403, 404, 422),
+            summary="Triggers the caller's body may fire now")
+def actions(ref: Ref, principal: Caller, engine: Engine) -> list:
+    """The triggers the token's body may fire on the case in its current state, with their fields."""
+    readable_case(engine, principal, ref)
+    with engine.reader() as conn:
+        return case_actions(conn, ref, engine.registry, engine.svc.directory, principal.body_id)
+
+
+@router.post("/cases/{ref}/fire", response_model=Outcome, responses=responses(401, 403, 404, 409, 422),
+             summary="Fire a trigger (agency)")
+def fire(request: Request, ref: Ref, principal: Caller, engine: Engine,
+         body: Annotated[FireRequest, Body(openapi_examples={"assess": {
+             "summary": "The school assesses a fresh bullying report (as kz-75.school-1)",
+             "value": FIRE_EXAMPLE}})]) -> dict:
+    """Fire `trigger` as the token's body, at the case `version` the caller read. Rejections carry
+    the spec's codes: `conflict` if the case moved since that version (read it again),
+    `invalid_transition`, `forbidden`, `invalid_data` (names the field), `guard_failed`."""
+    require_role(principal, FIRE, "firing a trigger")
+    readable_case(engine, principal, ref)
+    with gate(request):
+        result = engine.fire(ref, body.trigger, principal.body_id, body.data, expected_version=body.version)
+    return _outcome(request, result)
+
+
+@router.get("/cases/{ref}/personal", response_model=PersonalData, responses=responses(401, 403, 404, 410, 422, 503),
+            summary="The child's personal data (need to know; logged)")
+def personal(request: Request, ref: Ref, principal: Caller, engine: Engine,
+             purpose: Annotated[str, Query(min_length=3, max_length=200, description="Why it is needed; recorded.",
+                                           examples=["arrange the medical examination"])]) -> dict:
+    """Only the coordinator of the case's region and the school, police, health, guardianship,
+    social services, psychological centre, consilium or KDN bound to the case may read it; every
+    read (and every refusal by the store) is recorded in the case's access log with the purpose."""
+    if not purpose.strip():
+        raise RuleViolation("invalid_data", "field 'purpose': say why the data is needed", field="purpose")
+    row = readable_case(engine, principal, ref)
+    check_personal(principal, row.ref, row.region, row.bindings)
+    with gate(request):  # the access log row is a write
+        data = read_personal(engine.db, actor=principal.body_id, purpose=purpose, case_ref=row.ref)
+    return {"ref": row.ref, "data": data, "logged": True}

@@ -1,0 +1,49 @@
+"""Admins: API tokens (the command line has the same: `qorgau token create/list/revoke`)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+
+from states.tokens import create_token, list_tokens, revoke_token
+
+from ..access import TOKENS, require_role
+from ..errors import responses
+from ..models import TokenCreate, TokenCreated, TokenView
+from ..writes import gate
+from ._shared import Caller, Engine
+
+router = APIRouter(tags=["tokens"])
+
+
+def _view(token) -> dict:
+    return {"id": token.id, "prefix": token.prefix, "body_id": token.body_id, "role": token.role,
+            "label": token.label, "created_at": token.created_at, "revoked_at": token.revoked_at,
+            "last_used_at": token.last_used_at}
+
+
+@router.get("/tokens", response_model=list[TokenView], responses=responses(401, 403), summary="List tokens (admin)")
+def tokens(principal: Caller, engine: Engine) -> list:
+    require_role(principal, TOKENS, "token management")
+    with engine.reader() as conn:
+        return [_view(t) for t in list_tokens(conn)]
+
+
+@router.post("/tokens", status_code=201, response_model=TokenCreated, responses=responses(401, 403, 422),
+             summary="Create a token (admin)")
+def create(request: Request, body: TokenCreate, principal: Caller, engine: Engine) -> dict:
+    """The secret is in the answer once; only its SHA-256 is kept."""
+    require_role(principal, TOKENS, "token management")
+    with gate(request):
+        secret, token = create_token(engine.db, body.body, body.role, body.label)
+    return {**_view(token), "token": secret}
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenView, responses=responses(401, 403, 404, 422),
+               summary="Revoke a token (admin)")
+def revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=2_000_000_000)], principal: Caller,
+           engine: Engine) -> dict:
+    """Revoked tokens are refused from the next request on (401). Revoking twice changes nothing."""
+    require_role(principal, TOKENS, "token management")
+    with gate(request):
+        return _view(revoke_token(engine.db, str(token_id)))

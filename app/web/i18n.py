@@ -1,0 +1,397 @@
+"""The pages' own words in Kazakh, Russian and English.
+
+Titles of algorithms, states, triggers, task kinds and fields come from the definitions; regions
+and bodies from the directory. This file holds only the words of the pages themselves, and the
+titles of enum values, which the definitions do not give (see `value_title`).
+"""
+from __future__ import annotations
+
+LANGUAGES = ("kk", "ru", "en")
+DEFAULT_LANGUAGE = "ru"
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+# key -> (kk, ru, en)
+_WORDS: dict[str, tuple[str, str, str]] = {
+    "app.name": ("Qorgau", "Qorgau", "Qorgau"),
+    "app.tagline": ("Балаларды қорғаудың ведомствоаралық алгоритмдері",
+                    "Межведомственные алгоритмы защиты детей",
+                    "Interagency child-protection algorithms"),
+    "scroll.table": ("Кесте (көлденең айналдыруға болады)", "Таблица (прокручивается по горизонтали)",
+                     "Table (scrolls sideways)"),
+    "skip": ("Негізгі мазмұнға өту", "Перейти к содержанию", "Skip to content"),
+    "nav.main": ("Негізгі мәзір", "Главное меню", "Main menu"),
+    "nav.inbox": ("Тапсырмалар", "Входящие задачи", "Inbox"),
+    "nav.dashboard": ("Үйлестіруші тақтасы", "Панель координатора", "Dashboard"),
+    "nav.cases": ("Істер", "Случаи", "Cases"),
+    "nav.map": ("Тәуекел картасы", "Карта рисков", "Risk map"),
+    "nav.audit": ("Аудит", "Аудит", "Audit"),
+    "nav.language": ("Тіл", "Язык", "Language"),
+    "signout": ("Шығу", "Выйти", "Sign out"),
+    "signed_in_as": ("Кірген", "Вы вошли как", "Signed in as"),
+    "role.coordinator": ("үйлестіруші", "координатор", "coordinator"),
+    "role.agency": ("орган", "ведомство", "agency"),
+    "role.auditor": ("аудитор", "аудитор", "auditor"),
+    "role.admin": ("әкімші", "администратор", "administrator"),
+    # sign-in
+    "login.title": ("Кіру", "Вход", "Sign in"),
+    "login.token": ("Қол жеткізу токені", "Токен доступа", "Access token"),
+    "login.token_help": ("API үшін берілген токен. Ол сақталмайды: кіргеннен кейін сессия cookie қолданылады.",
+                         "Токен, выданный для API. Он не сохраняется: после входа работает сессионный cookie.",
+                         "The token issued for the API. It is not kept: after sign-in a session cookie is used."),
+    "login.submit": ("Кіру", "Войти", "Sign in"),
+    "login.failed": ("Токен танылмады немесе кері қайтарылған.", "Токен не распознан или отозван.",
+                     "The token is not recognised or has been revoked."),
+    "login.required": ("Жалғастыру үшін кіріңіз.", "Войдите, чтобы продолжить.", "Sign in to continue."),
+    # errors
+    "error.title": ("Қате", "Ошибка", "Error"),
+    "error.forbidden": ("Бұл бетке қол жеткізу құқығыңыз жоқ.", "У вас нет доступа к этой странице.",
+                        "You may not see this page."),
+    "error.not_found": ("Бет табылмады.", "Страница не найдена.", "Page not found."),
+    "error.csrf": ("Форма ескірген немесе басқа сайттан жіберілген (CSRF). Бетті жаңартып, қайталаңыз.",
+                   "Форма устарела или отправлена с другого сайта (CSRF). Обновите страницу и повторите.",
+                   "The form is stale or was sent from another site (CSRF). Reload the page and try again."),
+    "error.read_only": ("Аудитор деректерді тек оқи алады.", "Аудитор может только читать данные.",
+                        "An auditor reads and writes nothing."),
+    "error.back": ("Басты бетке", "На главную", "Home"),
+    # inbox
+    "inbox.title": ("Менің тапсырмаларым", "Задачи моего ведомства", "My body's tasks"),
+    "inbox.lead": ("Мерзімі өткендері алдымен, содан кейін мерзімі жақындары. Уақыт — Астана уақыты.",
+                   "Сначала просроченные, затем ближайшие по сроку. Время — время Астаны.",
+                   "Overdue first, then soonest due. Times are Astana time."),
+    "inbox.empty": ("Ашық тапсырма жоқ.", "Открытых задач нет.", "No open tasks."),
+    "inbox.count": ("Ашық тапсырмалар", "Открытых задач", "Open tasks"),
+    "inbox.overdue_count": ("мерзімі өткен", "просрочено", "overdue"),
+    "col.task": ("Тапсырма", "Задача", "Task"),
+    "col.case": ("Іс", "Случай", "Case"),
+    "col.algorithm": ("Алгоритм", "Алгоритм", "Algorithm"),
+    "col.state": ("Күйі", "Состояние", "State"),
+    "col.due": ("Мерзімі", "Срок", "Due"),
+    "col.left": ("Қалды / кешігу", "Осталось / просрочка", "Left / late"),
+    "col.level": ("Эскалация", "Эскалация", "Escalation"),
+    "col.body": ("Орган", "Ведомство", "Body"),
+    "col.region": ("Өңір", "Регион", "Region"),
+    "col.opened": ("Ашылды", "Открыт", "Opened"),
+    "col.updated": ("Өзгерді", "Изменён", "Updated"),
+    "col.status": ("Мәртебесі", "Статус", "Status"),
+    "col.action": ("Әрекет", "Действие", "Action"),
+    "open_form": ("Орындау", "Выполнить", "Act"),
+    "overdue": ("мерзімі өтті", "просрочено", "overdue"),
+    "critical": ("сыни", "критический", "critical"),
+    "urgent": ("шұғыл", "срочно", "urgent"),
+    "level.0": ("жоқ", "нет", "none"),
+    "level.1": ("мерзімі өтті", "просрочка", "overdue"),
+    "level.2": ("жоғары органға", "вышестоящему органу", "escalated to the parent"),
+    "level.3": ("сыни", "критическая", "critical"),
+    # task form
+    "task.title": ("Тапсырманы орындау", "Выполнение задачи", "Act on a task"),
+    "task.choose": ("Шешімді таңдаңыз", "Выберите действие", "Choose the action"),
+    "task.no_trigger": ("Бұл тапсырманы қазір сіздің органыңыз жаба алмайды.",
+                        "Сейчас ваше ведомство не может закрыть эту задачу.",
+                        "Your body cannot complete this task now."),
+    "task.closed": ("Бұл тапсырма жабық.", "Эта задача уже закрыта.", "This task is closed."),
+    "form.submit": ("Жіберу", "Отправить", "Submit"),
+    "form.required": ("міндетті", "обязательно", "required"),
+    "form.required_missing": ("Бұл өрісті толтырыңыз.", "Заполните это поле.", "Fill in this field."),
+    "form.not_int": ("Бүтін сан енгізіңіз.", "Введите целое число.", "Enter a whole number."),
+    "form.not_date": ("Күнді КККК-АА-КК түрінде енгізіңіз.", "Введите дату в виде ГГГГ-ММ-ДД.",
+                      "Enter a date as YYYY-MM-DD."),
+    "form.invalid": ("Өріс қабылданбады", "Поле не принято", "Field refused"),
+    "form.errors": ("Форма қабылданбады: қателер өрістердің жанында көрсетілген.",
+                    "Форма не принята: ошибки показаны у полей.",
+                    "The form was not accepted: the errors are shown beside the fields."),
+    "form.rejected": ("Әрекет қабылданбады", "Действие отклонено", "The action was refused"),
+    "form.conflict": ("Бет ашылғаннан кейін іс өзгерді. Жаңа күйін көру үшін бетті қайта жүктеңіз.",
+                      "Случай изменился после того, как страница была открыта. Обновите страницу, чтобы увидеть его новое состояние.",
+                      "The case has changed since this page was read. Reload to see where it stands now."),
+    "form.reload": ("Қайта жүктеу", "Обновить", "Reload"),
+    "form.yes": ("Иә", "Да", "Yes"),
+    "form.no": ("Жоқ", "Нет", "No"),
+    "form.not_set": ("Көрсетілмеген", "Не указано", "Not given"),
+    "form.choose": ("— таңдаңыз —", "— выберите —", "— choose —"),
+    "form.list_help": ("Әр жолға бір элемент.", "По одному пункту в строке.", "One item per line."),
+    "form.row": ("Жол", "Строка", "Row"),
+    "form.child": ("Бала туралы жеке деректер (шифрланып сақталады, тарихқа түспейді)",
+                   "Персональные данные ребёнка (хранятся зашифрованными, в историю не попадают)",
+                   "The child's personal data (kept encrypted, never in the history)"),
+    "child.birth_date": ("Туған күні", "Дата рождения", "Birth date"),
+    "child.sex": ("Жынысы", "Пол", "Sex"),
+    "child.sex.female": ("Қыз", "Женский", "Female"),
+    "child.sex.male": ("Ұл", "Мужской", "Male"),
+    "child.iin": ("ЖСН", "ИИН", "IIN"),
+    "child.given_name": ("Аты", "Имя", "Given name"),
+    "child.family_name": ("Тегі", "Фамилия", "Family name"),
+    "child.address": ("Мекенжайы", "Адрес", "Address"),
+    "fired": ("Әрекет тіркелді. Істің жаңа күйі:", "Действие записано. Новое состояние случая:",
+              "Done. The case is now:"),
+    "launched": ("Іс ашылды:", "Случай открыт:", "Case opened:"),
+    # case page
+    "case.title": ("Іс", "Случай", "Case"),
+    "case.state": ("Күйі", "Состояние", "State"),
+    "case.outcome": ("Нәтижесі", "Итог", "Outcome"),
+    "case.region": ("Өңір", "Регион", "Region"),
+    "case.version": ("Нұсқа (оқиғалар саны)", "Версия (число событий)", "Version (events)"),
+    "case.level": ("Эскалация деңгейі", "Уровень эскалации", "Escalation level"),
+    "case.bound": ("Бекітілген органдар", "Закреплённые ведомства", "Bound bodies"),
+    "case.open_tasks": ("Ашық тапсырмалар", "Открытые задачи", "Open tasks"),
+    "case.done_tasks": ("Жабылған тапсырмалар", "Закрытые задачи", "Closed tasks"),
+    "case.no_tasks": ("Жоқ.", "Нет.", "None."),
+    "case.timeline": ("Оқиғалар тізбегі", "Хронология событий", "Timeline"),
+    "case.diagram": ("Алгоритм сызбасы", "Схема алгоритма", "The algorithm's diagram"),
+    "case.diagram_text": ("Алгоритм күйлері (ағымдағысы белгіленген):", "Состояния алгоритма (текущее отмечено):",
+                          "The algorithm's states (the current one marked):"),
+    "case.current": ("ағымдағы", "текущее", "current"),
+    "case.replay": ("Қайта ойнату", "Воспроизведение", "Replay"),
+    "case.replay_help": ("Сәтті таңдаңыз: бет іс сол кездегідей көрсетіледі.",
+                         "Выберите момент: страница покажет случай таким, каким он был тогда.",
+                         "Pick a moment: the page shows the case as it stood then."),
+    "case.replay_at": ("Сәт", "Момент", "Moment"),
+    "case.replay_show": ("Көрсету", "Показать", "Show"),
+    "case.replay_now": ("Қазіргі күйі", "Текущее состояние", "As it stands now"),
+    "case.replaying": ("Іс мына сәттегідей көрсетілген:", "Случай показан по состоянию на",
+                       "The case as it stood at"),
+    "case.verified": ("Тарих тексерілді: тізбек бүтін", "История проверена: цепочка цела",
+                      "History verifies: the chain holds"),
+    "case.not_verified": ("Тарих тексеруден өтпеді", "История не прошла проверку", "History does not verify"),
+    "case.first_divergence": ("Алғашқы алшақтық", "Первое расхождение", "First divergence"),
+    "case.event": ("Оқиға", "Событие", "Event"),
+    "case.who": ("Кім", "Кто", "Who"),
+    "case.when": ("Қашан", "Когда", "When"),
+    "case.trigger": ("Әрекет", "Действие", "Action"),
+    "case.transition": ("Ауысу", "Переход", "Transition"),
+    "case.effects": ("Салдары", "Последствия", "Effects"),
+    "case.system": ("Жүйе", "Система", "System"),
+    "case.linked": ("Байланысты істер", "Связанные случаи", "Linked cases"),
+    "case.critical_flag": ("Іс сыни деп белгіленген", "Случай отмечен как критический", "The case is flagged critical"),
+    "fx.opened": ("ашылды", "открыта", "opened"),
+    "fx.done": ("орындалды", "выполнена", "done"),
+    "fx.cancelled": ("жойылды", "отменена", "cancelled"),
+    "fx.notified": ("хабарламалар", "уведомлений", "notifications"),
+    "fx.spawned": ("жаңа іс", "новый случай", "new case"),
+    "fx.transferred": ("басқа өңірге берілді", "передан в другой регион", "transferred to"),
+    "fx.critical": ("сыни деп белгіленді", "отмечен как критический", "flagged critical"),
+    "fx.overdue": ("мерзімі өтті", "просрочена", "overdue"),
+    "fx.ensure": ("орындалуын қамтамасыз ету", "обеспечить исполнение", "ensure completion"),
+    "fx.outcome": ("нәтиже", "итог", "outcome"),
+    "step.launch": ("Іс ашылды", "Случай открыт", "Case opened"),
+    "step.reminder": ("Еске салу", "Напоминание", "Reminder"),
+    "step.overdue": ("Мерзімі өтті", "Срок истёк", "Overdue"),
+    "step.escalation": ("Жоғары органға эскалация", "Эскалация вышестоящему органу", "Escalated to the parent body"),
+    "step.critical": ("Сыни эскалация", "Критическая эскалация", "Critical escalation"),
+    "step.timer": ("Таймер", "Таймер", "Timer"),
+    "step.linked": ("Басқа іспен байланыстырылды", "Связан с другим случаем", "Linked with another case"),
+    "task.ensure_completion": ("Орындалуын қамтамасыз ету", "Обеспечить исполнение", "Ensure completion"),
+    "task.accept_transfer": ("Берілген істі қабылдау", "Принять переданный случай", "Accept the transferred case"),
+    "personal.purpose": ("Мақсаты (қол жеткізу журналына жазылады)", "Цель (записывается в журнал доступа)",
+                         "Purpose (recorded in the access log)"),
+    # dashboard / cases
+    "dash.title": ("Үйлестіруші тақтасы", "Панель координатора", "Coordinator dashboard"),
+    "dash.launch": ("Жаңа іс ашу", "Открыть новый случай", "Launch a case"),
+    "dash.algorithm": ("Алгоритм", "Алгоритм", "Algorithm"),
+    "dash.choose_algorithm": ("Алгоритмді таңдау", "Выбрать алгоритм", "Choose the algorithm"),
+    "dash.launch_submit": ("Істі ашу", "Открыть случай", "Launch"),
+    "dash.region_cases": ("Өңір істері", "Случаи региона", "The region's cases"),
+    "cases.title": ("Істер", "Случаи", "Cases"),
+    "cases.filter": ("Сүзгі", "Фильтр", "Filter"),
+    "cases.apply": ("Қолдану", "Применить", "Apply"),
+    "cases.all": ("барлығы", "все", "all"),
+    "cases.only_overdue": ("Тек мерзімі өткен тапсырмалары бар", "Только с просроченными задачами", "Only with overdue tasks"),
+    "cases.only_critical": ("Тек сыни", "Только критические", "Only critical"),
+    "cases.include_closed": ("Жабылғандарын қоса", "Включая закрытые", "Include closed"),
+    "cases.count": ("Табылды", "Найдено", "Found"),
+    "cases.empty": ("Іс табылмады.", "Случаев не найдено.", "No cases found."),
+    "cases.counts": ("Саны", "Количество", "Counts"),
+    "cases.open": ("ашық", "открытых", "open"),
+    "cases.shown_first": ("Алғашқылары көрсетілген", "Показаны первые", "Showing the first"),
+    "cases.more": ("Келесі бет", "Следующая страница", "Next page"),
+    # map
+    "map.title": ("Өңірлік тәуекел картасы", "Региональная карта рисков", "Regional risk map"),
+    "map.lead": ("Қазақстанның 20 өңірі (ISO 3166-2:KZ, 2022 жылғы реформадан кейін), картадағы орнына сәйкес орналасқан плиткалар. Тек жиынтық көрсеткіштер.",
+                 "20 регионов Казахстана (ISO 3166-2:KZ, после реформы 2022 года), плитки расположены как на карте. Только агрегированные показатели.",
+                 "The 20 regions of Kazakhstan (ISO 3166-2:KZ, after the 2022 reform) as tiles placed as on the map. Aggregates only."),
+    "map.indicator": ("Көрсеткіш", "Показатель", "Indicator"),
+    "map.show": ("Көрсету", "Показать", "Show"),
+    "map.from": ("Бастап", "С", "From"),
+    "map.to": ("Дейін", "По", "To"),
+    "map.agency_type": ("Орган түрі", "Тип ведомства", "Agency type"),
+    "map.all_algorithms": ("Барлық алгоритмдер", "Все алгоритмы", "All algorithms"),
+    "map.legend": ("Шартты белгілер", "Легенда", "Legend"),
+    "map.no_data": ("деректер жоқ", "нет данных", "no data"),
+    "map.suppressed": ("1–4 мәндері «<5» деп көрсетілген (бұл өңірдің істеріне қол жеткізу құқығы жоқ).",
+                       "Значения от 1 до 4 показаны как «<5» (нет доступа к случаям этого региона).",
+                       "Counts from 1 to 4 are shown as \"<5\" (no access to that region's cases)."),
+    "map.table": ("Өңірлер кестесі", "Таблица по регионам", "Table of regions"),
+    "map.details": ("Өңір көрсеткіштері", "Показатели региона", "The region's figures"),
+    "map.hint": ("Өңірді таңдаңыз: көрсеткіштері осы жерде шығады, басқанда — істері ашылады.",
+                 "Наведите на регион или выберите его клавиатурой: здесь появятся его показатели; щелчок откроет его случаи.",
+                 "Hover or focus a region to see its figures here; click it to list its cases."),
+    "map.cartogram": ("Өңірлер картограммасы", "Картограмма регионов", "Cartogram of the regions"),
+    "map.hours": ("сағ", "ч", "h"),
+    "map.tasks_n": ("тапсырма", "задач", "tasks"),
+    "ind.open_cases": ("Ашық істер", "Открытые случаи", "Open cases"),
+    "ind.overdue_tasks": ("Мерзімі өткен тапсырмалар", "Просроченные задачи", "Overdue tasks"),
+    "ind.critical_cases": ("Сыни істер", "Критические случаи", "Critical cases"),
+    "ind.suicide_attempts": ("Кезеңдегі суицидтік әрекеттер", "Суицидальные попытки за период", "Suicide attempts in the period"),
+    "ind.median_reaction": ("Орган түрі бойынша әрекет етудің медианалық уақыты (сағ)",
+                            "Медианное время реакции по типу ведомства (ч)",
+                            "Median reaction time per agency type (h)"),
+    # audit
+    "audit.title": ("Аудит", "Аудит", "Audit"),
+    "audit.compliance": ("Мерзімдердің сақталуы: орган және тапсырма түрі бойынша",
+                         "Соблюдение сроков по ведомствам и видам задач",
+                         "Compliance per body and task kind"),
+    "audit.window": ("Кезең", "Период", "Window"),
+    "audit.csv": ("CSV жүктеу", "Скачать CSV", "Download CSV"),
+    "audit.on_time": ("уақтылы", "в срок", "on time"),
+    "audit.late": ("кешігіп", "с опозданием", "late"),
+    "audit.still_overdue": ("мерзімі өткен, ашық", "просрочено, открыто", "overdue, open"),
+    "audit.opened": ("ашылды", "открыто", "opened"),
+    "audit.rate": ("уақтылы, %", "в срок, %", "on time, %"),
+    "audit.median_late": ("кешігу медианасы, сағ", "медиана опоздания, ч", "median delay, h"),
+    "audit.chart": ("Диаграмма", "Диаграмма", "Chart"),
+    "audit.no_rows": ("Бұл кезеңде тапсырма ашылмаған.", "За период задач не открывалось.", "No tasks opened in the window."),
+    "audit.verification": ("Тарихты тексеру және якорь", "Проверка историй и якорь", "Verification and anchor"),
+    "audit.last_run": ("Соңғы тексеру", "Последняя проверка", "Last verification run"),
+    "audit.never": ("әлі жүргізілмеген", "ещё не проводилась", "not run yet"),
+    "audit.run": ("Қазір тексеру", "Проверить сейчас", "Verify now"),
+    "audit.running": ("Тексеру жүріп жатыр…", "Проверка идёт…", "Verification is running…"),
+    "audit.cases_checked": ("тексерілген істер", "проверено случаев", "cases checked"),
+    "audit.events_checked": ("оқиғалар", "событий", "events"),
+    "audit.failures": ("ақаулар", "расхождений", "failures"),
+    "audit.ok": ("барлығы дұрыс", "всё сходится", "all verify"),
+    "audit.anchor": ("Соңғы якорь", "Последний якорь", "Last anchor"),
+    "audit.no_anchor": ("якорь жоқ", "якорей нет", "no anchor yet"),
+    "audit.plan": ("Жоспар шаралары: орындаушылардың есептілігі", "Меры плана: отчётность исполнителей",
+                   "The plan's measures: executors' reporting"),
+    "audit.period": ("Ағымдағы кезең", "Текущий период", "Current period"),
+    "audit.measure": ("Шара", "Мера", "Measure"),
+    "audit.executors": ("Орындаушылар", "Исполнители", "Executors"),
+    "audit.executor": ("Орындаушы", "Исполнитель", "Executor"),
+    "audit.report_state": ("Есеп күйі", "Состояние отчёта", "Report state"),
+    "audit.not_launched": ("есеп ашылмаған", "отчёт не открыт", "no report case"),
+    "audit.st_accepted": ("есеп қабылданды", "отчёт принят", "report accepted"),
+    "audit.st_open": ("есеп жиналуда немесе қаралуда", "отчёт собирается или рассматривается",
+                      "report being collected or reviewed"),
+    "audit.measures_n": ("шара", "мер", "measures"),
+    "audit.summary": ("Жиыны", "Итого", "Summary"),
+}
+
+# Titles of enum values the definitions leave untitled (value -> (kk, ru, en)).
+_VALUES: dict[str, tuple[str, str, str]] = {
+    "physical": ("Физикалық", "Физическое", "Physical"),
+    "psychological": ("Психологиялық", "Психологическое", "Psychological"),
+    "sexual": ("Жыныстық", "Сексуальное", "Sexual"),
+    "neglect": ("Қараусыз қалдыру", "Пренебрежение нуждами", "Neglect"),
+    "bullying": ("Буллинг", "Буллинг", "Bullying"),
+    "cyberbullying": ("Кибербуллинг", "Кибербуллинг", "Cyberbullying"),
+    "school": ("Мектеп", "Школа", "School"),
+    "hotline_111": ("111 байланыс орталығы", "Контакт-центр 111", "Contact centre 111"),
+    "hotline_150": ("150 сенім телефоны", "Телефон доверия 150", "Helpline 150"),
+    "health": ("Денсаулық сақтау ұйымы", "Организация здравоохранения", "Health organisation"),
+    "police": ("Полиция", "Полиция", "Police"),
+    "parent": ("Ата-ана", "Родитель", "Parent"),
+    "self": ("Баланың өзі", "Сам ребёнок", "The child"),
+    "online": ("Онлайн", "Онлайн", "Online"),
+    "referral": ("Жолдама", "Направление", "Referral"),
+    "peer": ("Құрдасы", "Сверстник", "A peer"),
+    "family": ("Отбасы", "Семья", "Family"),
+    "school_staff": ("Мектеп қызметкері", "Сотрудник школы", "School staff"),
+    "other_adult": ("Басқа ересек", "Другой взрослый", "Another adult"),
+    "unknown": ("Белгісіз", "Неизвестно", "Unknown"),
+    "criminal_case": ("Қылмыстық іс", "Уголовное дело", "Criminal case"),
+    "administrative": ("Әкімшілік іс", "Административное дело", "Administrative case"),
+    "no_offence": ("Құқық бұзушылық жоқ", "Правонарушения нет", "No offence"),
+    "pre_trial_investigation": ("Сотқа дейінгі тергеу", "Досудебное расследование", "Pre-trial investigation"),
+    "relatives": ("Туыстары", "Родственники", "Relatives"),
+    "shelter": ("Баспана", "Приют", "Shelter"),
+    "hospital": ("Аурухана", "Больница", "Hospital"),
+    "improving": ("Жақсаруда", "Улучшение", "Improving"),
+    "no_change": ("Өзгеріс жоқ", "Без изменений", "No change"),
+    "worse": ("Нашарлады", "Ухудшение", "Worse"),
+    "signs": ("Суицидтік мінез-құлық белгілері", "Признаки суицидального поведения", "Signs of suicidal behaviour"),
+    "attempt": ("Суицидтік әрекет", "Суицидальная попытка", "Suicide attempt"),
+    "death": ("Аяқталған суицид", "Завершённый суицид", "Completed suicide"),
+    "low": ("Төмен", "Низкий", "Low"),
+    "medium": ("Орташа", "Средний", "Medium"),
+    "high": ("Жоғары", "Высокий", "High"),
+    "imminent": ("Тікелей", "Непосредственный", "Imminent"),
+    "done": ("Орындалды", "Выполнено", "Done"),
+    "in_progress": ("Орындалуда", "В работе", "In progress"),
+    "not_started": ("Басталмаған", "Не начато", "Not started"),
+    "overdue": ("Мерзімі өткен", "Просрочено", "Overdue"),
+    "A": ("A санаты", "Категория A", "Category A"),
+    "B": ("B санаты", "Категория B", "Category B"),
+    "C": ("C санаты", "Категория C", "Category C"),
+    "D": ("D санаты", "Категория D", "Category D"),
+    "E": ("E санаты", "Категория E", "Category E"),
+}
+
+# Body types (for pickers and labels).
+_BODY_TYPES: dict[str, tuple[str, str, str]] = {
+    "school": ("Білім беру ұйымы", "Организация образования", "School"),
+    "education_department": ("Білім басқармасы", "Управление образования", "Education department"),
+    "guardianship": ("Қорғаншылық органы", "Орган опеки", "Guardianship"),
+    "police": ("Полиция", "Полиция", "Police"),
+    "health": ("Денсаулық сақтау", "Здравоохранение", "Health"),
+    "psych_center": ("Психологиялық қолдау орталығы", "Центр психологической поддержки", "Psychological support centre"),
+    "social_services": ("Әлеуметтік қызметтер", "Социальные службы", "Social services"),
+    "kdn": ("КДН", "КДН", "KDN"),
+    "consilium": ("ПМПК консилиумы", "Консилиум", "Consilium"),
+    "interagency_group": ("Ведомствоаралық топ", "Межведомственная группа", "Interagency group"),
+    "hotline": ("Байланыс орталығы", "Контакт-центр", "Hotline"),
+    "akimat": ("Әкімдік", "Акимат", "Akimat"),
+}
+
+
+def t(key: str, lang: str) -> str:
+    words = _WORDS.get(key)
+    if words is None:
+        return key
+    return words[LANGUAGES.index(lang) if lang in LANGUAGES else 1]
+
+
+def value_title(value: object, lang: str) -> str:
+    words = _VALUES.get(str(value))
+    if words is None:
+        return str(value)
+    return words[LANGUAGES.index(lang) if lang in LANGUAGES else 1]
+
+
+def body_type_title(body_type: str, lang: str) -> str:
+    words = _BODY_TYPES.get(body_type)
+    if words is None:
+        return body_type
+    return words[LANGUAGES.index(lang) if lang in LANGUAGES else 1]
+
+
+def body_types() -> list[str]:
+    return list(_BODY_TYPES)
+
+
+def pick(titles, lang: str) -> str:
+    """One language out of a {kk, ru, en} mapping or Titles model (Russian, then Kazakh, as fallback)."""
+    if titles is None:
+        return ""
+    raw = titles.model_dump() if hasattr(titles, "model_dump") else titles
+    return raw.get(lang) or raw.get("ru") or raw.get("kk") or ""
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The first of kk, ru, en the browser asks for (by q-value); Russian when it names none."""
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    choices = []
+    for i, part in enumerate(accept_language.split(",")):
+        bits = part.strip().split(";")
+        tag = bits[0].strip().lower()
+        q = 1.0
+        for b in bits[1:]:
+            b = b.strip()
+            if b.startswith("q="):
+                try:
+                    q = float(b[2:])
+                except ValueError:
+                    q = 0.0
+        primary = tag.split("-")[0]
+        if primary in LANGUAGES and q > 0:
+            choices.append((-q, i, primary))
+    return min(choices)[2] if choices else DEFAULT_LANGUAGE
