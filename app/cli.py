@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -119,31 +118,12 @@ def sweep(batch_size: int = typer.Option(500, help="Steps per transaction.")) ->
     typer.echo(f"processed {report.processed} steps {report.by_kind}" + (f", {len(report.failed)} failed" if report.failed else ""))
 
 
-@app.command()
-def serve(interval: float = typer.Option(30.0, help="Seconds between sweeps."),
-          demo: bool = typer.Option(True, help="Launch a demo case at start.")) -> None:
-    """Run the engine on the configured store (default: embedded SQLite at ./var/qorgau.sqlite).
+def _register_serve() -> None:
+    from app.serve_cli import register as register_serve
+    register_serve(app)
 
-    Launches a synthetic demo case, then sweeps deadlines every --interval seconds until Ctrl-C.
-    """
-    from states.db import database_url
-    from states.store import open_engine
-    from states.sweep import sweep as run_sweep
-    engine = open_engine()
-    typer.echo(f"Qorgau engine on {database_url()}; algorithms: {', '.join(engine.registry.ids())}")
-    if demo:
-        from app.demo import launch_demo_case
-        ref = launch_demo_case(engine)
-        typer.echo(f"demo case {ref} launched (synthetic data); watch it with: qorgau show {ref}")
-    typer.echo(f"sweeping every {interval:g} s; Ctrl-C stops")
-    try:
-        while True:
-            report = run_sweep(engine)
-            if report.processed:
-                typer.echo(f"{time.strftime('%H:%M:%S')} took {report.processed} due steps {report.by_kind}")
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        typer.echo("stopped")
+
+_register_serve()
 
 
 def _register_cases() -> None:

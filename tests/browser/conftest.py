@@ -45,7 +45,7 @@ def chromium_path() -> str:
                 "QORGAU_SKIP_BROWSER=1 to skip these tests explicitly.", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(tmp_path_factory, registry, directory, calendar):
     """A uvicorn server with the API and the pages over a seeded SQLite store."""
     from app.api.server import ServerThread
@@ -62,7 +62,7 @@ def live(tmp_path_factory, registry, directory, calendar):
     engine.db.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path):
     try:
         from playwright.sync_api import sync_playwright

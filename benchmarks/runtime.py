@@ -1,0 +1,325 @@
+"""Runtime benchmark (not a test): delivery throughput to a local webhook sink, the lag between due
+time and escalation for 1,000 tasks due in the same minute under `qorgau serve`, and, as the
+anchor, the same 1,000 deadlines done the naive way (one scheduled Prefect flow run per deadline).
+Last line: one JSON object with the figures.
+
+Run: .venv/bin/python benchmarks/runtime.py [--messages N] [--deadlines N] [--naive N]
+(about 30 minutes, nearly all of it the naive anchor; --naive 100 for a quick look).
+
+Everything runs on this machine: a local Prefect server (SQLite), case stores on SQLite files (the
+embedded setup), and a webhook sink in a process of its own that answers 200 to every POST.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QORGAU_MASTER_KEY", "cW9yZ2F1LXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE=")  # synthetic data only
+
+from sqlalchemy import select, update  # noqa: E402
+
+from deployments.local_server import LocalPrefectServer, free_port  # noqa: E402
+from states import outbox  # noqa: E402
+from states import tables as T  # noqa: E402
+from states.store import open_engine  # noqa: E402
+from states.sweep import sweep  # noqa: E402
+
+SERVE = ("import sys, typer; sys.path.insert(0, {root!r}); from app.serve_cli import register; "
+         "app = typer.Typer(); register(app); app.command('version')(lambda: None); app()")
+NAIVE = ("import sys; sys.path.insert(0, {root!r}); from deployments.serve import serve_all; "
+         "from flows.naive import naive_deadline; serve_all([naive_deadline.to_deployment('bench')])")
+
+
+# --------------------------------------------------------------------------- the webhook sink
+
+def _sink(port: int, counter) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with counter.get_lock():
+                counter.value += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 1024
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
+
+
+class Sink:
+    def __init__(self):
+        self.port = free_port()
+        self.count = multiprocessing.Value("l", 0)
+        self.process = multiprocessing.Process(target=_sink, args=(self.port, self.count), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    def __enter__(self):
+        self.process.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+
+
+# --------------------------------------------------------------------------- seeding
+
+def seed_minute(engine, n: int, start: datetime) -> list:
+    """n violence-report cases whose police check (24 h) falls due at `start` + i·60/n s, so n tasks
+    are due within one minute. Every earlier step is taken and its messages marked sent first, so
+    the due minute holds just these n steps."""
+    school = engine.svc.directory.schools("KZ-75")[0].id
+    for i in range(n):
+        engine.launch("violence-report", "KZ-75", school, {"form": "neglect", "channel": "school",
+                      "summary": "benchmark (synthetic)"}, now=start + timedelta(seconds=60 * i / n) - timedelta(hours=24))
+    sweep(engine, now=start - timedelta(microseconds=1))
+    with engine.db.begin() as conn:
+        conn.execute(update(T.outbox).where(T.outbox.c.status == "pending").values(
+            status="sent", sent_at=start - timedelta(microseconds=1)))
+    with engine.reader() as conn:
+        return conn.execute(select(T.steps).where(T.steps.c.status == "pending", T.steps.c.due_at >= start,
+                                                  T.steps.c.due_at < start + timedelta(minutes=1))).all()
+
+
+def lags(engine, steps) -> list[float]:
+    """Per step: from its due time to its last message recorded as sent (None if not yet)."""
+    out = []
+    with engine.reader() as conn:
+        for s in steps:
+            seq = conn.execute(select(T.events.c.seq).where(
+                T.events.c.case_id == s.case_id, T.events.c.trigger == s.kind,
+                T.events.c.data["task"].as_string() == s.task_key)).scalar()
+            if seq is None:
+                return []
+            sent = conn.execute(select(T.outbox.c.sent_at).where(
+                T.outbox.c.case_id == s.case_id, T.outbox.c.event_seq == seq)).scalars().all()
+            if not sent or any(t is None for t in sent):
+                return []
+            out.append((max(sent) - s.due_at).total_seconds())
+    return out
+
+
+def all_done(engine, steps) -> bool:
+    with engine.reader() as conn:
+        pending = conn.execute(select(T.steps.c.id).where(
+            T.steps.c.id.in_([s.id for s in steps]), T.steps.c.status == "pending")).first()
+    return pending is None and outbox.counts(engine.db)["pending"] == 0
+
+
+def wait(predicate, timeout: float, what: str, every: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(every)
+    raise TimeoutError(f"{what}: not done after {timeout:.0f} s")
+
+
+def next_minute(after: datetime) -> datetime:
+    return after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def stop(proc: subprocess.Popen, sig=signal.SIGINT) -> None:
+    proc.send_signal(sig)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# --------------------------------------------------------------------------- the measurements
+
+def bench_delivery(work: Path, sink: Sink, messages: int) -> tuple[float, int]:
+    """The dispatch-notifications flow draining `messages` pending messages to the sink."""
+    from flows import runtime
+    from flows.delivery import dispatch_notifications
+    engine = open_engine(f"sqlite:///{work / 'delivery.sqlite'}")
+    school = engine.svc.directory.schools("KZ-75")[0].id
+    while outbox.counts(engine.db)["pending"] < messages:
+        engine.launch("violence-report", "KZ-75", school,
+                      {"form": "bullying", "channel": "school", "summary": "benchmark (synthetic)"})
+    pending = outbox.counts(engine.db)["pending"]
+    before = sink.count.value
+    with runtime.use_engine(engine):
+        t0 = time.perf_counter()
+        totals = asyncio.run(dispatch_notifications())
+        seconds = time.perf_counter() - t0
+    assert totals["sent"] == pending == sink.count.value - before, (totals, pending)
+    return totals["sent"] / seconds, pending
+
+
+def bench_burst(work: Path, deadlines: int) -> tuple[float, int, int]:
+    """Our capacity: `deadlines` tasks all due, one sweep-deadlines run (steps + their messages)."""
+    from flows import runtime
+    from flows.deadlines import sweep_deadlines
+    engine = open_engine(f"sqlite:///{work / 'burst.sqlite'}")
+    steps = seed_minute(engine, deadlines, datetime.now(timezone.utc) - timedelta(minutes=2))
+    with runtime.use_engine(engine):
+        t0 = time.perf_counter()
+        result = asyncio.run(sweep_deadlines())
+        seconds = time.perf_counter() - t0
+    assert all_done(engine, steps)
+    return result["processed"] / seconds, result["processed"], result["delivery"]["sent"]
+
+
+def bench_lag_under_serve(work: Path, server: LocalPrefectServer, sink: Sink, deadlines: int) -> list[float]:
+    """`qorgau serve` running, `deadlines` tasks due within one minute: due -> escalation delivered."""
+    url = f"sqlite:///{work / 'serve.sqlite'}"
+    engine = open_engine(url)
+    start = next_minute(datetime.now(timezone.utc) + timedelta(seconds=45))
+    steps = seed_minute(engine, deadlines, start)
+    env = _env(server, QORGAU_DATABASE_URL=url, QORGAU_DEFAULT_CHANNELS=sink.url)
+    log = open(work / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-c", SERVE.format(root=str(ROOT)), "serve", "--no-demo"],
+                            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        print(f"  {len(steps)} tasks due {start:%H:%M:%S}-{start + timedelta(minutes=1):%H:%M:%S} UTC; "
+              f"qorgau serve started", flush=True)
+        wait(lambda: all_done(engine, steps) and datetime.now(timezone.utc) > start + timedelta(minutes=1),
+             600, "escalations under qorgau serve", every=2)
+    finally:
+        stop(proc)
+        log.close()
+    return lags(engine, steps)
+
+
+def bench_naive(work: Path, server: LocalPrefectServer, sink: Sink, deadlines: int) -> tuple[list[float], float]:
+    """The same deadlines, one scheduled flow run each (served with the same runner settings)."""
+    url = f"sqlite:///{work / 'naive.sqlite'}"
+    engine = open_engine(url)
+    start = next_minute(datetime.now(timezone.utc) + timedelta(seconds=30 + deadlines * 0.05))
+    steps = seed_minute(engine, deadlines, start)
+    env = _env(server, QORGAU_DATABASE_URL=url, QORGAU_DEFAULT_CHANNELS=sink.url)
+    log = open(work / "naive.log", "w")
+    proc = subprocess.Popen([sys.executable, "-c", NAIVE.format(root=str(ROOT))], cwd=work, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        asyncio.run(_schedule_naive_runs(steps))
+        print(f"  {len(steps)} flow runs scheduled at their tasks' due times, "
+              f"{start:%H:%M:%S}-{start + timedelta(minutes=1):%H:%M:%S} UTC", flush=True)
+        last_report = [time.monotonic()]
+
+        def done() -> bool:
+            if time.monotonic() - last_report[0] > 60:
+                with engine.reader() as conn:
+                    left = conn.execute(select(T.steps.c.id).where(
+                        T.steps.c.id.in_([s.id for s in steps]), T.steps.c.status == "pending")).all()
+                print(f"  ... {len(steps) - len(left)}/{len(steps)} done", flush=True)
+                last_report[0] = time.monotonic()
+            return all_done(engine, steps)
+        wait(done, 6 * 3600, "the naive runs", every=5)
+        finished = datetime.now(timezone.utc)
+    finally:
+        stop(proc)
+        log.close()
+    result = lags(engine, steps)
+    with engine.reader() as conn:
+        last_sent = conn.execute(select(T.outbox.c.sent_at).order_by(T.outbox.c.sent_at.desc()).limit(1)).scalar()
+    span = ((last_sent or finished) - start).total_seconds()
+    return result, len(steps) / span
+
+
+async def _schedule_naive_runs(steps) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+    async with get_client() as client:
+        for _ in range(120):
+            try:
+                deployment = await client.read_deployment_by_name("naive-deadline/bench")
+                break
+            except Exception:
+                await asyncio.sleep(1)
+        sem = asyncio.Semaphore(16)
+
+        async def one(step):
+            async with sem:
+                await client.create_flow_run_from_deployment(
+                    deployment.id, parameters={"step_id": step.id}, state=Scheduled(scheduled_time=step.due_at))
+        await asyncio.gather(*(one(s) for s in steps))
+
+
+def _env(server: LocalPrefectServer, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"PREFECT_API_URL": server.api_url, "PREFECT_HOME": str(server.home),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, **extra)
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000, help="messages the delivery measurement drains")
+    parser.add_argument("--deadlines", type=int, default=1000, help="tasks due within one minute")
+    parser.add_argument("--naive", type=int, default=1000, help="deadlines done the naive way (0: skip)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="qorgau-runtime-bench-", dir=os.environ.get("QORGAU_BENCH_DIR")) as tmp:
+        work = Path(tmp)
+        server = LocalPrefectServer(work / "prefect", port=free_port(), ui=False)
+        print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python "
+              f"{platform.python_version()}; starting a local Prefect server ...", flush=True)
+        server.start().wait(120)
+        os.environ.update({"PREFECT_API_URL": server.api_url, "PREFECT_HOME": str(server.home)})
+        try:
+            with Sink() as sink:
+                os.environ["QORGAU_DEFAULT_CHANNELS"] = sink.url
+                deliver_per_s, drained = bench_delivery(work, sink, args.messages)
+                print(f"delivery: {drained:,} messages through dispatch-notifications to a local webhook sink: "
+                      f"{deliver_per_s:,.0f} messages/s (target >= 500)", flush=True)
+                ours_per_s, burst_steps, burst_msgs = bench_burst(work, args.deadlines)
+                print(f"ours, capacity: {burst_steps:,} due tasks (+{burst_msgs:,} messages) in one sweep-deadlines "
+                      f"run: {ours_per_s:,.0f} deadlines/s", flush=True)
+                print("lag under qorgau serve:", flush=True)
+                lag = bench_lag_under_serve(work, server, sink, args.deadlines)
+                print(f"  due -> escalation delivered: max {max(lag):.1f} s, median {statistics.median(lag):.1f} s "
+                      f"over {len(lag):,} tasks (target: all within 60 s)", flush=True)
+                naive_lag, naive_per_s = [], None
+                if args.naive:
+                    print("naive anchor (one scheduled flow run per deadline):", flush=True)
+                    naive_lag, naive_per_s = bench_naive(work, server, sink, args.naive)
+                    print(f"  {len(naive_lag):,} deadlines: {naive_per_s:.2f} deadlines/s; due -> delivered: max "
+                          f"{max(naive_lag):.0f} s, median {statistics.median(naive_lag):.0f} s", flush=True)
+                    print(f"ours / naive throughput: {ours_per_s / naive_per_s:,.0f}x (target >= 100x)", flush=True)
+        finally:
+            from deployments.serve import flush_prefect_services
+            flush_prefect_services()
+            server.stop()
+    figures = {
+        "deliver_per_s": round(deliver_per_s, 1),
+        "lag_max_s": round(max(lag), 1), "lag_p50_s": round(statistics.median(lag), 1),
+        "naive_per_s": round(naive_per_s, 3) if naive_per_s else None,
+        "naive_lag_max_s": round(max(naive_lag), 1) if naive_lag else None,
+        "naive_lag_p50_s": round(statistics.median(naive_lag), 1) if naive_lag else None,
+        "ours_per_s": round(ours_per_s, 1),
+        "speedup": round(ours_per_s / naive_per_s, 1) if naive_per_s else None,
+        "deadlines": args.deadlines, "naive_deadlines": args.naive,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

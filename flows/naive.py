@@ -1,0 +1,42 @@
+"""The naive way, kept only as the anchor of benchmarks/runtime.py: one scheduled Prefect flow run
+per deadline, at its due time. Not served by Qorgau.
+
+Each run takes its own step, at the time it runs (as the sweep takes each step: same code, same
+history event), then delivers what that owes — the work `sweep-deadlines` does for a whole minute
+of deadlines in one run.
+"""
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from sqlalchemy import select
+
+from states import tables as T
+from states.clock import utcnow
+from states.sweep import SweepReport, _take  # the sweep's own take-one-step (benchmark anchor only)
+
+from . import runtime
+from .delivery import drain_outbox
+
+
+@task(name="take-my-step", cache_policy=NONE)
+def take_my_step(step_id: int) -> int:
+    engine = runtime.engine()
+    report = SweepReport()
+    with engine.db.begin() as conn:
+        q = select(T.steps).where(T.steps.c.id == step_id, T.steps.c.status == "pending")
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        row = conn.execute(q).first()
+        if row is not None:
+            _take(engine, conn, row, utcnow(), report, set())
+    return report.processed
+
+
+@flow(name="naive-deadline")
+async def naive_deadline(step_id: int) -> int:
+    """Take one deadline's step, then deliver its messages."""
+    taken = take_my_step(step_id)
+    if taken:
+        drain_outbox()
+    return taken

@@ -1,0 +1,333 @@
+"""Delivery channels: where a rendered message goes.
+
+A body's channels are URLs in the directory (`Body.channels`):
+
+- any URL apprise knows: `mailto://` / `mailtos://` (email over SMTP), `json://` / `jsons://`
+  (JSON webhooks), `form://`, `xml://`, `tgram://` (Telegram) and the rest of apprise's services;
+- `eml://<folder>`: the folder channel. Each message is written as `<folder>/<key>.eml`, an RFC 5322
+  file any mail reader opens. It is the default of the embedded setup (`./var/outbox-eml/`), so a
+  newcomer can read what was sent.
+
+A body with no channels gets the deployment's defaults: QORGAU_DEFAULT_CHANNELS (URLs separated by
+spaces or commas), else the folder channel on `./var/outbox-eml`.
+
+Every message carries its idempotency key, the same on every attempt: as the Message-ID of a mail
+(`<sha256(key)[:32]@QORGAU_MAIL_DOMAIN>`) with the key itself in `X-Qorgau-Idempotency-Key`, and as
+the `Idempotency-Key` header of a webhook. The folder channel names the file after the key, so a
+resend replaces the file instead of adding one. Services without headers (Telegram, SMS, ...) get
+the text only; deduplicate those on the case reference in the text if it matters.
+"""
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import importlib
+import logging
+import os
+import re
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass
+from email import policy as email_policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Protocol
+
+import apprise
+import requests
+from apprise import plugins as apprise_plugins
+
+log = logging.getLogger("qorgau.channels")
+
+DEFAULT_CHANNELS_ENV = "QORGAU_DEFAULT_CHANNELS"
+MAIL_DOMAIN_ENV = "QORGAU_MAIL_DOMAIN"
+MAIL_FROM_ENV = "QORGAU_MAIL_FROM"
+DEFAULT_EML_DIR = "var/outbox-eml"
+FOLDER_SCHEME = "eml://"
+KEY_HEADER = "X-Qorgau-Idempotency-Key"
+HTTP_KEY_HEADER = "Idempotency-Key"
+SENDER_HEADER = "X-Qorgau-Sender"  # which worker sent it (QORGAU_WORKER_NAME, else host:pid)
+
+
+class DeliveryError(Exception):
+    """A channel did not take the message. `permanent`: trying again cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One rendered message for one body, ready for its channels."""
+    key: str  # the outbox idempotency key: the same on every attempt
+    subject: str
+    body: str
+    language: str  # kk, ru, en or kk+ru
+    recipient_id: str
+    recipient_name: str
+    case_ref: str
+    template: str
+
+    @property
+    def message_id(self) -> str:
+        return message_id(self.key)
+
+
+def mail_domain() -> str:
+    return os.environ.get(MAIL_DOMAIN_ENV) or "qorgau.local"
+
+
+def message_id(key: str) -> str:
+    """The Message-ID of a key: stable across attempts, safe in any mail header."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{mail_domain()}>"
+
+
+class Channel(Protocol):
+    url: str
+
+    def send(self, letter: Letter) -> None:
+        """Deliver or raise DeliveryError."""
+
+
+# --------------------------------------------------------------------------- the folder channel
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_name(key: str) -> str:
+    """`VR-75-000001/3/escalation/ministry_health/t2` -> `VR-75-000001_3_escalation_ministry_health_t2.eml`."""
+    name = _UNSAFE.sub("_", key).strip("._") or "message"
+    if len(name) > 180:
+        name = name[:160] + "_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return name + ".eml"
+
+
+_READABLE = email_policy.default.clone(utf8=True)
+
+
+def as_email(letter: Letter) -> EmailMessage:
+    """The letter as a mail, in readable UTF-8 (RFC 6532): a newcomer can open the .eml file in any
+    text editor as well as in a mail reader."""
+    msg = EmailMessage(policy=_READABLE)
+    msg["Message-ID"] = letter.message_id
+    msg[KEY_HEADER] = letter.key
+    msg["X-Qorgau-Case"] = letter.case_ref
+    msg["X-Qorgau-Template"] = letter.template
+    msg["From"] = Address("Qorgau", addr_spec=os.environ.get(MAIL_FROM_ENV) or f"noreply@{mail_domain()}")
+    msg["To"] = Address(letter.recipient_name, addr_spec=f"{_UNSAFE.sub('-', letter.recipient_id)}@{mail_domain()}")
+    msg["Subject"] = letter.subject
+    msg["Date"] = format_datetime(_now())
+    msg["Content-Language"] = letter.language.replace("+", ", ")
+    try:
+        msg.set_content(letter.body, charset="utf-8", cte="8bit")
+    except ValueError:  # a line too long for 8bit mail
+        msg.set_content(letter.body, charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def _now():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc)
+
+
+class FolderChannel:
+    """Writes each message as `<folder>/<key>.eml` (atomically: a reader never sees half a file)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.folder = folder_of(url)
+
+    def send(self, letter: Letter) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            data = as_email(letter).as_bytes()
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, self.folder / file_name(letter.key))
+        except OSError as exc:
+            raise DeliveryError(f"{self.url}: {exc}") from None
+
+
+def folder_of(url: str) -> Path:
+    """`eml://var/outbox-eml` -> ./var/outbox-eml (relative to the working directory);
+    `eml:///srv/mail` -> /srv/mail."""
+    rest = url[len(FOLDER_SCHEME):]
+    return Path(rest).expanduser().resolve() if rest else Path(DEFAULT_EML_DIR).resolve()
+
+
+# --------------------------------------------------------------------------- apprise channels
+
+# Apprise builds a mail's Message-ID with `email.utils.make_msgid`; while one of our letters is
+# being sent, that call returns the letter's own Message-ID, so a resend carries the same one.
+_MESSAGE_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("qorgau_message_id", default=None)
+_capture = threading.local()
+
+
+def _install_apprise_hooks() -> None:
+    from apprise.plugins.email import base as email_base
+    original = email_base.make_msgid
+    if getattr(original, "_qorgau", False):
+        return
+
+    def make_msgid(*args, **kwargs):
+        return _MESSAGE_ID.get() or original(*args, **kwargs)
+
+    make_msgid._qorgau = True
+    email_base.make_msgid = make_msgid
+
+    # Webhook plugins post with a fresh `requests` session per message; give each delivery thread
+    # one kept-alive session instead (same requests, same payloads, no new connection each time).
+    for name in ("custom_json", "custom_form", "custom_xml"):
+        try:
+            module = importlib.import_module(f"apprise.plugins.{name}")
+        except ImportError:  # pragma: no cover - a future apprise may move them
+            continue
+        if getattr(module, "requests", None) is requests:
+            module.requests = _PooledRequests()
+
+    # Apprise reports a failure in its log, not in an exception: keep the last lines per thread.
+    logging.getLogger("apprise").addHandler(_CaptureHandler())
+
+
+class _PooledRequests:
+    """Quacks like the `requests` module for apprise's webhook plugins; posts reuse connections."""
+    _local = threading.local()
+
+    def __getattr__(self, name):
+        return getattr(requests, name)
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.trust_env = False  # channel URLs are explicit; no proxy lookups per message
+        return session
+
+    def request(self, method, url, **kwargs):
+        return self._session().request(method, url, **kwargs)
+
+    def post(self, url, **kwargs):
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url, **kwargs):
+        return self.request("PUT", url, **kwargs)
+
+    def get(self, url, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+
+class _CaptureHandler(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = getattr(_capture, "lines", None)
+        if lines is not None:
+            try:
+                lines.append(record.getMessage())
+            except Exception:  # pragma: no cover - a malformed log record
+                pass
+
+
+class AppriseChannel:
+    """Any apprise URL. The URL is parsed once; each message gets a fresh plugin instance carrying
+    its idempotency headers (mail: Message-ID and X-Qorgau-Idempotency-Key; HTTP: Idempotency-Key)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        parsed = apprise_plugins.url_to_dict(url)
+        if parsed is None or apprise.Apprise.instantiate(dict(parsed)) is None:
+            raise DeliveryError(f"not a channel URL apprise understands: {_private(url)}", permanent=True)
+        self._parsed = parsed
+        self._mail = parsed.get("schema") in ("mailto", "mailtos")
+        self._headers = "headers" in parsed
+
+    def send(self, letter: Letter) -> None:
+        args = dict(self._parsed)
+        if self._headers:
+            extra = {KEY_HEADER: letter.key, SENDER_HEADER: sender()}
+            if not self._mail:
+                extra[HTTP_KEY_HEADER] = letter.key
+            args["headers"] = {**(self._parsed.get("headers") or {}), **extra}
+        service = apprise.Apprise.instantiate(args)
+        if service is None:
+            raise DeliveryError(f"{_private(self.url)}: apprise could not set up the service", permanent=True)
+        token = _MESSAGE_ID.set(letter.message_id)
+        _capture.lines = []
+        try:
+            ok = service.notify(body=letter.body, title=letter.subject)
+        except Exception as exc:  # a plugin bug must not take the batch down
+            raise DeliveryError(f"{_private(self.url)}: {type(exc).__name__}: {exc}") from None
+        finally:
+            _MESSAGE_ID.reset(token)
+            lines, _capture.lines = _capture.lines, None
+        if not ok:
+            detail = "; ".join(lines[-3:]) or "the service refused the message"
+            raise DeliveryError(f"{_private(self.url)}: {detail}")
+
+
+def sender() -> str:
+    return os.environ.get("QORGAU_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _private(url: str) -> str:
+    """A URL without its password, for logs and the outbox's last_error."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
+# --------------------------------------------------------------------------- choosing channels
+
+_install_apprise_hooks()
+_channels_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1024)
+def _channel(url: str) -> Channel:
+    if url.startswith(FOLDER_SCHEME):
+        return FolderChannel(url)
+    return AppriseChannel(url)
+
+
+def channel(url: str) -> Channel:
+    """The channel of a URL (built once per process)."""
+    with _channels_lock:
+        return _channel(url)
+
+
+def default_channel_urls() -> list[str]:
+    raw = os.environ.get(DEFAULT_CHANNELS_ENV)
+    if raw and raw.strip():
+        return [u for u in re.split(r"[\s,]+", raw.strip()) if u]
+    return [FOLDER_SCHEME + DEFAULT_EML_DIR]
+
+
+def default_eml_folder() -> Path | None:
+    """The folder the default channels write .eml files to, if any."""
+    for url in default_channel_urls():
+        if url.startswith(FOLDER_SCHEME):
+            return folder_of(url)
+    return None
+
+
+def urls_for(body) -> list[str]:
+    return list(body.channels) or default_channel_urls()
+
+
+def deliver(letter: Letter, urls: Iterable[str]) -> None:
+    """Send a letter over every channel; DeliveryError if any did not take it (permanent only if
+    every failure was permanent). Channels that took it will get it again on the retry, with the
+    same key."""
+    errors: list[DeliveryError] = []
+    for url in urls:
+        try:
+            channel(url).send(letter)
+        except DeliveryError as exc:
+            errors.append(exc)
+    if errors:
+        raise DeliveryError("; ".join(str(e) for e in errors), permanent=all(e.permanent for e in errors))
