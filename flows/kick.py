@@ -7,8 +7,9 @@ last is still Scheduled or Pending (it has not claimed anything yet, so it will 
 committed before now), no new run is needed. A burst of a thousand commits thus costs one or two
 runs, and a message leaves within seconds (the runner's poll interval plus the run's start-up).
 
-If Prefect is unreachable, the kick is dropped with a warning (once per outage): the outbox keeps
-the messages and the deployment's own schedule delivers them when Prefect is back.
+If Prefect is unreachable, the kick is dropped with a warning (once per outage), and so are kicks
+in the next 5 s: the outbox keeps the messages and the deployment's own schedule delivers them when
+Prefect is back. A kick tries at most twice (not the Prefect client's minute of retries).
 """
 from __future__ import annotations
 

@@ -206,7 +206,8 @@ class _PooledRequests:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
-            session.trust_env = False  # channel URLs are explicit; no proxy lookups per message
+            # Without a proxy in the environment, skip requests' per-message proxy lookups.
+            session.trust_env = any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ)
         return session
 
     def request(self, method, url, **kwargs):
