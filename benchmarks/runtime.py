@@ -155,23 +155,32 @@ def stop(proc: subprocess.Popen, sig=signal.SIGINT) -> None:
 
 # --------------------------------------------------------------------------- the measurements
 
-def bench_delivery(work: Path, sink: Sink, messages: int) -> tuple[float, int]:
-    """The dispatch-notifications flow draining `messages` pending messages to the sink."""
+def bench_delivery(work: Path, sink: Sink, messages: int, warmup: int = 300) -> tuple[float, int, float]:
+    """The dispatch-notifications flow draining `messages` pending messages to the sink, in a
+    process that has delivered before (a first run of `warmup` messages pays the one-time costs:
+    apprise's plugin modules, template compilation, Prefect's client); returns the steady rate,
+    the messages drained and the first run's rate."""
     from flows import runtime
     from flows.delivery import dispatch_notifications
     engine = open_engine(f"sqlite:///{work / 'delivery.sqlite'}")
     school = engine.svc.directory.schools("KZ-75")[0].id
-    while outbox.counts(engine.db)["pending"] < messages:
-        engine.launch("violence-report", "KZ-75", school,
-                      {"form": "bullying", "channel": "school", "summary": "benchmark (synthetic)"})
-    pending = outbox.counts(engine.db)["pending"]
-    before = sink.count.value
-    with runtime.use_engine(engine):
-        t0 = time.perf_counter()
-        totals = asyncio.run(dispatch_notifications())
-        seconds = time.perf_counter() - t0
-    assert totals["sent"] == pending == sink.count.value - before, (totals, pending)
-    return totals["sent"] / seconds, pending
+
+    def drain(n: int) -> tuple[float, int]:
+        while outbox.counts(engine.db)["pending"] < n:
+            engine.launch("violence-report", "KZ-75", school,
+                          {"form": "bullying", "channel": "school", "summary": "benchmark (synthetic)"})
+        pending = outbox.counts(engine.db)["pending"]
+        before = sink.count.value
+        with runtime.use_engine(engine):
+            t0 = time.perf_counter()
+            totals = asyncio.run(dispatch_notifications())
+            seconds = time.perf_counter() - t0
+        assert totals["sent"] == pending == sink.count.value - before, (totals, pending)
+        return totals["sent"] / seconds, pending
+
+    first_per_s, _ = drain(warmup)
+    per_s, pending = drain(messages)
+    return per_s, pending, first_per_s
 
 
 def bench_burst(work: Path, deadlines: int) -> tuple[float, int, int]:
@@ -287,9 +296,10 @@ def main() -> None:
         try:
             with Sink() as sink:
                 os.environ["QORGAU_DEFAULT_CHANNELS"] = sink.url
-                deliver_per_s, drained = bench_delivery(work, sink, args.messages)
+                deliver_per_s, drained, first_per_s = bench_delivery(work, sink, args.messages)
                 print(f"delivery: {drained:,} messages through dispatch-notifications to a local webhook sink: "
-                      f"{deliver_per_s:,.0f} messages/s (target >= 500)", flush=True)
+                      f"{deliver_per_s:,.0f} messages/s (target >= 500; the first run in a fresh process, "
+                      f"startup included: {first_per_s:,.0f}/s)", flush=True)
                 ours_per_s, burst_steps, burst_msgs = bench_burst(work, args.deadlines)
                 print(f"ours, capacity: {burst_steps:,} due tasks (+{burst_msgs:,} messages) in one sweep-deadlines "
                       f"run: {ours_per_s:,.0f} deadlines/s", flush=True)
@@ -309,7 +319,7 @@ def main() -> None:
             flush_prefect_services()
             server.stop()
     figures = {
-        "deliver_per_s": round(deliver_per_s, 1),
+        "deliver_per_s": round(deliver_per_s, 1), "deliver_first_run_per_s": round(first_per_s, 1),
         "lag_max_s": round(max(lag), 1), "lag_p50_s": round(statistics.median(lag), 1),
         "naive_per_s": round(naive_per_s, 3) if naive_per_s else None,
         "naive_lag_max_s": round(max(naive_lag), 1) if naive_lag else None,

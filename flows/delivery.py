@@ -55,19 +55,28 @@ def coordinator_of_region(message: outbox.Message) -> str | None:
 
 def drain_outbox(batch_size: int | None = None, max_seconds: float | None = None) -> dict[str, int]:
     """Claim, send and record batches until nothing is deliverable (or `max_seconds` passed).
-    Called by this flow and, inline, by the flows whose transitions owe messages."""
+    Called by this flow and, inline, by the flows whose transitions owe messages.
+
+    Pipelined: while one batch is being sent, the outcome of the one before is recorded and the
+    next one is claimed (each batch is leased before it is sent and recorded after, as always; a
+    claimed batch is always sent, the time limit only stops further claims)."""
     s = runtime.settings()
     batch_size = batch_size or s.batch_size
     deadline = time.monotonic() + (max_seconds or s.dispatch_max_seconds)
     totals = {"sent": 0, "retried": 0, "dead": 0, "notices": 0, "stale": 0}
-    while time.monotonic() < deadline:
-        batch = claim_messages(batch_size)
-        if not batch:
-            break
-        # quote(): Prefect passes the batch as is instead of walking every message for futures.
-        outcome = send_messages(quote(batch))
+
+    def record(outcome) -> None:
         for name, n in record_outcome(quote(outcome)).items():
             totals[name] += n
+
+    outcome, batch = None, claim_messages(batch_size)
+    while batch or outcome is not None:
+        # quote(): Prefect passes the batch as is instead of walking every message for futures.
+        sending = send_messages.submit(quote(batch)) if batch else None
+        if outcome is not None:
+            record(outcome)  # may queue dead-letter notices: the next claim takes them
+        batch = claim_messages(batch_size) if time.monotonic() < deadline else []
+        outcome = sending.result() if sending is not None else None
     get_run_logger().info("delivered %(sent)d, retry later %(retried)d, dead-lettered %(dead)d", totals)
     return totals
 

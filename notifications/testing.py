@@ -34,6 +34,7 @@ class HttpSink:
     def __init__(self, port: int = 0):
         self.hits: list[Hit] = []
         self.refused = 0
+        self.connections = 0  # TCP connections accepted (keep-alive clients reuse theirs)
         self._lock = threading.Lock()
         self._fail_budget = 0
         self._fail_status = 503
@@ -42,6 +43,11 @@ class HttpSink:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with sink._lock:
+                    sink.connections += 1
 
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)

@@ -62,6 +62,23 @@ def test_webhooks_carry_the_idempotency_key_header():
     assert hit.payload["title"] == LETTER.subject and "VR-75-000001" in hit.payload["message"]
 
 
+def test_webhook_credentials_query_and_custom_headers_reach_the_receiver():
+    """Apprise's URL options (user:password, `-name` query parameters, `+Header` headers) arrive as
+    apprise means them, over the pooled transport; consecutive posts reuse one connection."""
+    import base64
+    with HttpSink() as sink:
+        url = f"json://clerk:s3cret@127.0.0.1:{sink.port}/in?-region=KZ-75&+X-Deployment=test"
+        deliver(LETTER, [url])
+        deliver(replace(LETTER, key=KEY + "/2"), [url])
+    first, second = sink.hits
+    assert first.path == "/in?region=KZ-75"
+    assert first.headers["authorization"] == "Basic " + base64.b64encode(b"clerk:s3cret").decode()
+    assert first.headers["x-deployment"] == "test" and first.headers["content-type"] == "application/json"
+    assert [first.key, second.key] == [KEY, KEY + "/2"]
+    assert first.headers["idempotency-key"] == KEY
+    assert sink.connections == 1
+
+
 def test_a_refusing_webhook_is_a_retryable_error_and_a_bad_url_a_permanent_one(tmp_path):
     with HttpSink() as sink:
         sink.fail_next(1, status=503)
