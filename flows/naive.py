@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from sqlalchemy import select
-
-from states import tables as T
 from states.clock import utcnow
-from states.sweep import SweepReport, _take  # the sweep's own take-one-step (benchmark anchor only)
+from states.sweep import SweepReport, take_step  # the sweep's own take-one-step
 
 from . import runtime
 from .delivery import drain_outbox
@@ -21,15 +18,8 @@ from .delivery import drain_outbox
 
 @task(name="take-my-step", cache_policy=NONE)
 def take_my_step(step_id: int) -> int:
-    engine = runtime.engine()
     report = SweepReport()
-    with engine.db.begin() as conn:
-        q = select(T.steps).where(T.steps.c.id == step_id, T.steps.c.status == "pending")
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        row = conn.execute(q).first()
-        if row is not None:
-            _take(engine, conn, row, utcnow(), report, set())
+    take_step(runtime.engine(), step_id, utcnow(), report)
     return report.processed
 
 

@@ -35,9 +35,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Iterable, Protocol
+from urllib.parse import urlencode
 
 import apprise
 import requests
+import urllib3
 from apprise import plugins as apprise_plugins
 
 log = logging.getLogger("qorgau.channels")
@@ -181,7 +183,7 @@ def _install_apprise_hooks() -> None:
     email_base.make_msgid = make_msgid
 
     # Webhook plugins post through the `requests` module, a new connection per message; give them a
-    # lighter transport on a shared keep-alive pool instead (same payload, headers and status check).
+    # lighter transport with a keep-alive connection per thread (same payload, headers, status check).
     for name in ("custom_json", "custom_form", "custom_xml"):
         try:
             module = importlib.import_module(f"apprise.plugins.{name}")
@@ -226,7 +228,6 @@ class _PooledRequests:
             pools = self._local.pools = {}
         pool = pools.get(verify)
         if pool is None:
-            import urllib3
             if not verify:
                 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             kwargs = dict(num_pools=32, maxsize=1, cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE")
@@ -239,8 +240,6 @@ class _PooledRequests:
 
     def request(self, method, url, *, data=None, params=None, headers=None, auth=None, verify=True,
                 timeout=None, allow_redirects=True, files=None, **_ignored):
-        import urllib3
-        from urllib.parse import urlencode
         if files or _proxy_in_env():  # multipart attachments, proxies (and their exceptions): requests itself
             return requests.request(method, url, data=data, params=params, headers=headers, auth=auth, verify=verify,
                                     timeout=timeout, allow_redirects=allow_redirects, files=files)

@@ -84,13 +84,7 @@ def _one_by_one(engine, now, batch_size, skip, report) -> bool:
     progressed = False
     for step_id in ids:
         try:
-            with engine.db.begin() as conn:
-                q = select(T.steps).where(T.steps.c.id == step_id, T.steps.c.status == "pending")
-                if conn.dialect.name == "postgresql":
-                    q = q.with_for_update(skip_locked=True)
-                row = conn.execute(q).first()
-                if row is not None:
-                    _take(engine, conn, row, now, report, set())
+            take_step(engine, step_id, now, report)
             progressed = True
         except Exception:
             log.exception("step %s failed; it stays pending and is skipped in this sweep", step_id)
@@ -100,6 +94,18 @@ def _one_by_one(engine, now, batch_size, skip, report) -> bool:
 
 
 _STATUS = select(T.steps.c.status).where(T.steps.c.id == bindparam("id"))
+
+
+def take_step(engine, step_id: int, now: datetime, report: SweepReport) -> None:
+    """Take one step in a transaction of its own, if it is still pending (and, on PostgreSQL, not
+    locked by another sweeper); the report counts it."""
+    with engine.db.begin() as conn:
+        q = select(T.steps).where(T.steps.c.id == step_id, T.steps.c.status == "pending")
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        row = conn.execute(q).first()
+        if row is not None:
+            _take(engine, conn, row, now, report, set())
 
 
 def _take(engine, conn: Connection, step, now: datetime, report: SweepReport, touched: set[int]) -> None:
