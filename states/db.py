@@ -3,17 +3,40 @@ The schema is created and upgraded by the Alembic migrations in `states/migratio
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from .history import canonical
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_URL = "sqlite:///var/qorgau.sqlite"
+BUSY_TIMEOUT_MS = 30000
+
+_fail_fast = ContextVar("qorgau_sqlite_writes_fail_fast", default=False)
+
+
+class WriteLockBusy(RuntimeError):
+    """Another connection holds SQLite's write lock and the caller asked not to wait for it
+    (`writes_fail_fast`); nothing was written."""
+
+
+@contextmanager
+def writes_fail_fast():
+    """Within this block, a write transaction on SQLite that would wait for another writer raises
+    `WriteLockBusy` at its start instead (before it reads or writes anything). For callers that must
+    not block, such as an event loop, which then wait elsewhere and retry. No effect on PostgreSQL."""
+    token = _fail_fast.set(True)
+    try:
+        yield
+    finally:
+        _fail_fast.reset(token)
 
 
 def database_url() -> str:
@@ -51,7 +74,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         # FULL: a committed event survives a power cut, which an audit history must.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -60,10 +83,24 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         # readers (see `reading`) begin deferred and never wait for writers under WAL.
         if conn.get_execution_options().get("qorgau_read"):
             conn.exec_driver_sql("BEGIN")
+        elif _fail_fast.get():
+            _begin_without_waiting(conn)
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _begin_without_waiting(conn) -> None:
+    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            raise WriteLockBusy("another connection holds the SQLite write lock") from None
+        raise
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def reading(engine: Engine):

@@ -1,31 +1,156 @@
-"""One writer at a time per process on SQLite.
+"""Where the API's handlers do their store work, and one writer at a time on SQLite.
 
-SQLite takes its write lock at `BEGIN IMMEDIATE`; a second writer that finds it taken sleeps in
-SQLite's busy handler with growing pauses (up to 100 ms each), so under concurrent fires a few
-requests wait far longer than the write itself takes. Queueing the API's writers on a lock in the
-process first hands the lock over as soon as it is free. PostgreSQL needs no gate (row locks)."""
+On SQLite (a local file) the busy handlers -- inbox, case lists and reads, launch, fire -- do their
+store work in the event loop (`run_read`, `run_write`). A read takes a fraction of a millisecond, less
+than handing it to a worker thread costs. And a worker thread that writes while the loop is busy
+waits for the GIL again after every statement (SQLite's calls release it) while it holds the write
+lock, so under load fires queued behind each other for tens of milliseconds; in the loop a fire
+holds the lock only as long as its own work takes.
+
+Writes are serialised by a `WriteGate`, first come first served: in the process, an asyncio lock
+for the loop's writers and a thread lock under it for writers in threads (`with gate(request):`),
+and across the processes serving the API (`qorgau api --workers N`) a file lock beside the SQLite
+file. A loop writer that finds the gate held by another process waits for it in a helper thread,
+not in the loop. Writers outside the API (the deadline sweep, flows, the CLI) take SQLite's own lock
+directly: a loop write that finds it taken gives up before touching anything (`writes_fail_fast`)
+and waits for it in a worker thread instead, so the loop never sleeps in SQLite's busy handler.
+
+On PostgreSQL, which answers over the network, store work runs in the thread pool and the gate is a
+no-op (row locks serialise writers to one case)."""
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import threading
-from contextlib import nullcontext
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, nullcontext
+from typing import Any, Callable
+
+from starlette.concurrency import run_in_threadpool
+
+from states.db import WriteLockBusy, writes_fail_fast
+
+LOCK_SUFFIX = "-qorgau-write.lock"
+
+
+def lock_path(engine) -> str | None:
+    """The file beside an SQLite store that the API's worker processes lock to write; None for an
+    in-memory store (one process) or another backend."""
+    url = engine.db.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return os.path.abspath(url.database) + LOCK_SUFFIX
 
 
 class WriteGate:
-    """A context manager serialising writes when the store is SQLite; a no-op otherwise."""
+    """Serialises the API's writes when the store is SQLite (`inline` is then True); a no-op otherwise.
+    `with gate:` for a writer in a thread; `async with gate.held():` for a writer in the event loop."""
 
     def __init__(self, engine):
-        self._lock = threading.Lock() if engine.db.dialect.name == "sqlite" else None
+        self.inline = engine.db.dialect.name == "sqlite"
+        self._threads = threading.Lock()
+        path = lock_path(engine) if self.inline else None
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+        self._loop_locks: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+        self._waiter: ThreadPoolExecutor | None = None
 
-    def __enter__(self):
-        if self._lock is not None:
-            self._lock.acquire()
+    # -- in a thread
+    def __enter__(self) -> "WriteGate":
+        if self.inline:
+            self._acquire()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._lock is not None:
-            self._lock.release()
+        if self.inline:
+            self._release()
+
+    # -- in the event loop
+    @asynccontextmanager
+    async def held(self):
+        """Hold the gate without blocking the loop: writers of this process in arrival order."""
+        if not self.inline:
+            yield self
+            return
+        async with self._loop_lock():
+            if not self._try_acquire():
+                await self._acquire_off_loop()
+            try:
+                yield self
+            finally:
+                self._release()
+
+    def _loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        entry = self._loop_locks.get(id(loop))
+        if entry is None or entry[0] is not loop:  # an asyncio.Lock belongs to one loop
+            entry = self._loop_locks[id(loop)] = (loop, asyncio.Lock())
+        return entry[1]
+
+    async def _acquire_off_loop(self) -> None:
+        if self._waiter is None:
+            self._waiter = ThreadPoolExecutor(1, thread_name_prefix="qorgau-write-gate")
+        future = asyncio.get_running_loop().run_in_executor(self._waiter, self._acquire)
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:  # the gate is still taken for us: hand it back when it is
+            future.add_done_callback(lambda f: f.cancelled() or f.exception() or self._release())
+            raise
+
+    # -- the locks
+    def _acquire(self) -> None:
+        self._threads.acquire()
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+
+    def _try_acquire(self) -> bool:
+        if not self._threads.acquire(blocking=False):
+            return False
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._threads.release()
+                return False
+        return True
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
 
 
 def gate(request):
-    """The app's write gate (a no-op context when none is installed)."""
+    """The app's write gate for a writer in a thread (a no-op context when none is installed)."""
     return getattr(request.app.state, "write_gate", None) or nullcontext()
+
+
+def _inline(request) -> bool:
+    found = getattr(request.app.state, "write_gate", None)
+    return bool(found and found.inline)
+
+
+async def run_read(request, fn: Callable[..., Any], *args, **kwargs) -> Any:
+    """`fn(*args, **kwargs)`, store reads only: in the event loop on SQLite, in the thread pool otherwise."""
+    if _inline(request):
+        return fn(*args, **kwargs)
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def run_write(request, fn: Callable[..., Any], *args, **kwargs) -> Any:
+    """`fn(*args, **kwargs)`, one write transaction (and reads), behind the write gate: in the event
+    loop on SQLite unless a writer outside the API holds SQLite's lock (then in a worker thread,
+    still holding the gate), in the thread pool on PostgreSQL."""
+    if not _inline(request):
+        return await run_in_threadpool(fn, *args, **kwargs)
+    async with request.app.state.write_gate.held():
+        try:
+            with writes_fail_fast():
+                return fn(*args, **kwargs)
+        except WriteLockBusy:
+            pass
+        return await run_in_threadpool(fn, *args, **kwargs)

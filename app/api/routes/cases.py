@@ -14,7 +14,7 @@ from ..access import FIRE, LAUNCH, check_launch, check_personal, require_role, s
 from ..errors import responses
 from ..models import (FIRE_EXAMPLE, LAUNCH_EXAMPLE, ActionView, CaseDetail, CasePage, FireRequest, History,
                       LaunchRequest, Outcome, PersonalData)
-from ..writes import gate
+from ..writes import gate, run_read, run_write
 from ._shared import Caller, Engine, Ref, base_url, json_response, readable_case
 
 router = APIRouter(tags=["cases"])
@@ -27,7 +27,7 @@ def _outcome(request: Request, result) -> dict:
 
 @router.post("/cases", status_code=201, response_model=Outcome, responses=responses(401, 403, 409, 422),
              summary="Launch a case (coordinator, agency)")
-def launch(request: Request, principal: Caller, engine: Engine,
+async def launch(request: Request, principal: Caller, engine: Engine,
            body: Annotated[LaunchRequest, Body(openapi_examples={"bullying report": {
                "summary": "A bullying report in Almaty (as kz-75.education_department)",
                "value": LAUNCH_EXAMPLE}})]) -> JSONResponse:
@@ -36,15 +36,14 @@ def launch(request: Request, principal: Caller, engine: Engine,
     Answers 201 with the reference, the first state and the case version to fire against."""
     require_role(principal, LAUNCH, "launching a case")
     check_launch(principal, body.region)
-    with gate(request):
-        result = engine.launch(body.algorithm, body.region, principal.body_id, body.data,
-                               version=body.algorithm_version)
+    result = await run_write(request, engine.launch, body.algorithm, body.region, principal.body_id, body.data,
+                             version=body.algorithm_version)
     return JSONResponse(Outcome(**_outcome(request, result)).model_dump(mode="json"), status_code=201,
                         headers={"Location": f"/api/v1/cases/{result.ref}"})
 
 
 @router.get("/cases", response_model=CasePage, responses=responses(401, 422), summary="List cases")
-def cases(request: Request, principal: Caller, engine: Engine,
+async def cases(request: Request, principal: Caller, engine: Engine,
           region: Annotated[Optional[str], Query(max_length=8, examples=["KZ-75"])] = None,
           algorithm: Annotated[Optional[str], Query(max_length=60, examples=["violence-report"])] = None,
           state: Annotated[Optional[str], Query(max_length=60)] = None,
@@ -56,22 +55,27 @@ def cases(request: Request, principal: Caller, engine: Engine,
     """The cases the caller may read, most recently changed first, filtered. A coordinator sees
     its region, an agency the cases bound to its body or a body below it, auditors and admins all."""
     scope = scope_for(principal, engine.svc.directory)
-    with engine.reader() as conn:
-        return json_response(list_cases(conn, engine.registry, scope, region=region, algorithm=algorithm,
-                                        state=state, overdue=overdue, critical=critical, closed=closed, limit=limit,
-                                        offset=offset, base_url=base_url(request)))
+
+    def read() -> dict:
+        with engine.reader() as conn:
+            return list_cases(conn, engine.registry, scope, region=region, algorithm=algorithm, state=state,
+                              overdue=overdue, critical=critical, closed=closed, limit=limit, offset=offset,
+                              base_url=base_url(request))
+    return json_response(await run_read(request, read))
 
 
 @router.get("/cases/{ref}", response_model=CaseDetail, responses=responses(401, 403, 404, 422),
             summary="Read one case")
-def case(request: Request, ref: Ref, principal: Caller, engine: Engine) -> dict:
+async def case(request: Request, ref: Ref, principal: Caller, engine: Engine) -> dict:
     """State, version (to fire against), bound bodies, tasks with dues and escalation levels,
     links. No personal data: see `/cases/{ref}/personal`. Notification links (QORGAU_BASE_URL +
     `/cases/{ref}`) lead here."""
-    readable_case(engine, principal, ref)
-    with engine.reader() as conn:
-        return case_detail(conn, ref, engine.registry, engine.svc.directory, base_url=base_url(request),
-                           catalogue=engine.svc.catalogue)
+    def read() -> dict:
+        readable_case(engine, principal, ref)
+        with engine.reader() as conn:
+            return case_detail(conn, ref, engine.registry, engine.svc.directory, base_url=base_url(request),
+                               catalogue=engine.svc.catalogue)
+    return await run_read(request, read)
 
 
 @router.get("/cases/{ref}/history", response_model=History, responses=responses(401, 403, 404, 422),
@@ -85,16 +89,18 @@ def case_history(ref: Ref, principal: Caller, engine: Engine) -> dict:
 
 @router.get("/cases/{ref}/actions", response_model=list[ActionView], responses=responses(401, 403, 404, 422),
             summary="Triggers the caller's body may fire now")
-def actions(ref: Ref, principal: Caller, engine: Engine) -> list:
+async def actions(request: Request, ref: Ref, principal: Caller, engine: Engine) -> list:
     """The triggers the token's body may fire on the case in its current state, with their fields."""
-    readable_case(engine, principal, ref)
-    with engine.reader() as conn:
-        return case_actions(conn, ref, engine.registry, engine.svc.directory, principal.body_id)
+    def read() -> list:
+        readable_case(engine, principal, ref)
+        with engine.reader() as conn:
+            return case_actions(conn, ref, engine.registry, engine.svc.directory, principal.body_id)
+    return await run_read(request, read)
 
 
 @router.post("/cases/{ref}/fire", response_model=Outcome, responses=responses(401, 403, 404, 409, 422),
              summary="Fire a trigger (agency)")
-def fire(request: Request, ref: Ref, principal: Caller, engine: Engine,
+async def fire(request: Request, ref: Ref, principal: Caller, engine: Engine,
          body: Annotated[FireRequest, Body(openapi_examples={"assess": {
              "summary": "The school assesses a fresh bullying report (as kz-75.school-1)",
              "value": FIRE_EXAMPLE}})]) -> dict:
@@ -102,10 +108,11 @@ def fire(request: Request, ref: Ref, principal: Caller, engine: Engine,
     the spec's codes: `conflict` if the case moved since that version (read it again),
     `invalid_transition`, `forbidden`, `invalid_data` (names the field), `guard_failed`."""
     require_role(principal, FIRE, "firing a trigger")
-    readable_case(engine, principal, ref)
-    with gate(request):
-        result = engine.fire(ref, body.trigger, principal.body_id, body.data, expected_version=body.version)
-    return _outcome(request, result)
+
+    def write():
+        readable_case(engine, principal, ref)
+        return engine.fire(ref, body.trigger, principal.body_id, body.data, expected_version=body.version)
+    return _outcome(request, await run_write(request, write))
 
 
 @router.get("/cases/{ref}/personal", response_model=PersonalData, responses=responses(401, 403, 404, 410, 422, 503),

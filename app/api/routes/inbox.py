@@ -10,13 +10,14 @@ from states.queries import inbox as inbox_query
 from ..access import INBOX, require_role
 from ..errors import responses
 from ..models import Inbox
+from ..writes import run_read
 from ._shared import Caller, Engine, base_url, json_response
 
 router = APIRouter(tags=["inbox"])
 
 
 @router.get("/inbox", response_model=Inbox, responses=responses(401, 403, 422), summary="The body's open tasks")
-def inbox(request: Request, principal: Caller, engine: Engine,
+async def inbox(request: Request, principal: Caller, engine: Engine,
           overdue: Annotated[bool, Query(description="Only tasks past their due.")] = False,
           limit: Annotated[int, Query(ge=1, le=500)] = 100,
           offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0):
@@ -25,6 +26,9 @@ def inbox(request: Request, principal: Caller, engine: Engine,
     or how long left) and the triggers that complete it which this body may fire now, with their
     fields. An `ensure_completion` task lists the triggers of the task it serves. No personal data."""
     require_role(principal, INBOX, "an inbox")
-    with engine.reader() as conn:
-        return json_response(inbox_query(conn, principal.body_id, engine.registry, engine.svc.directory,
-                                         overdue_only=overdue, limit=limit, offset=offset, base_url=base_url(request)))
+
+    def read() -> dict:
+        with engine.reader() as conn:
+            return inbox_query(conn, principal.body_id, engine.registry, engine.svc.directory,
+                               overdue_only=overdue, limit=limit, offset=offset, base_url=base_url(request))
+    return json_response(await run_read(request, read))
