@@ -111,6 +111,30 @@ def _run(api_url: str, demo: bool, demo_lead: float, eml_folder: Path | None, ho
             flush_prefect_services()
 
 
+def api(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+        port: int = typer.Option(8000, help="Port of the web pages and the HTTP API."),
+        workers: int = typer.Option(1, min=1, help="Worker processes sharing the port; one per core serves "
+                                                   "most (SQLite writes still go one at a time)."),
+        log_level: str = typer.Option("info", help="uvicorn's log level: critical, error, warning, info, debug."),
+        ) -> None:
+    """Serve the web pages and the HTTP API alone, without Prefect: deadlines and delivery need the
+    flows running elsewhere (`qorgau serve`, or `python -m deployments.serve` as in docs/deploy.md).
+
+    \b
+    Examples:
+      qorgau api                             # http://127.0.0.1:8000/
+      qorgau api --host 0.0.0.0 --workers 2  # two processes on one port
+    """
+    from app.api.server import serve_http
+    try:
+        code = serve_http(host, port, workers, log_level=log_level, echo=typer.echo)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `serve` to the `qorgau` command line."""
+    """Add `serve` and `api` to the `qorgau` command line."""
     app.command("serve")(serve)
+    app.command("api")(api)

@@ -58,10 +58,11 @@ def seed(url: str, cases: int) -> tuple[list[tuple[str, str]], dict[str, str]]:
 
 
 def start_server(url: str, port: int, master_key: str, workers: int) -> subprocess.Popen:
+    """`qorgau api` (the web pages and the API, `workers` processes on one port) on the store."""
     env = {**os.environ, "QORGAU_DATABASE_URL": url, "QORGAU_MASTER_KEY": master_key}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.api:create_app", "--factory", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning", "--no-access-log",
-                             "--workers", str(workers)], cwd=ROOT, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -1,20 +1,19 @@
-"""Serving the API: in the foreground beside the deadline sweep (`qorgau serve`), or in a
-background thread on a free loopback port (tests, benchmarks).
+"""Serving the web pages and the API: in the foreground, in one or more worker processes
+(`qorgau api`, `serve_http`), or in a background thread on a free loopback port (`ServerThread`:
+`qorgau serve` beside the flows, tests).
 
-    from app.api.server import serve
-    serve(engine, host="127.0.0.1", port=8000, sweep_interval=30)   # blocks until Ctrl-C
+    from app.api.server import serve_http
+    serve_http("127.0.0.1", 8000, workers=2)   # blocks until Ctrl-C
 """
 from __future__ import annotations
 
-import logging
+import gc
 import socket
 import threading
 import time
 from typing import Callable
 
 import uvicorn
-
-log = logging.getLogger("qorgau.api")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -53,30 +52,117 @@ class ServerThread:
         self.thread.join(timeout=10)
 
 
-def _sweep_loop(engine, interval: float, stop: threading.Event, echo: Callable[[str], None]) -> None:
-    from states.sweep import sweep
-    while not stop.is_set():
-        try:
-            report = sweep(engine)
-            if report.processed:
-                echo(f"{time.strftime('%H:%M:%S')} took {report.processed} due steps {report.by_kind}")
-        except Exception:  # a failed sweep is retried at the next interval; the API keeps serving
-            log.exception("sweep failed")
-        stop.wait(interval)
-
-
-def serve(engine, host: str = "127.0.0.1", port: int = 8000, sweep_interval: float | None = 30.0,
-          echo: Callable[[str], None] = print, **config) -> None:
-    """Serve the API on host:port (blocking, until Ctrl-C) and, unless `sweep_interval` is None,
-    sweep deadlines every `sweep_interval` seconds in a background thread."""
-    from . import create_app
-    stop = threading.Event()
-    if sweep_interval is not None:
-        threading.Thread(target=_sweep_loop, args=(engine, sweep_interval, stop, echo), name="qorgau-sweep",
-                         daemon=True).start()
-    echo(f"API on http://{host}:{port}/api/v1 (docs: /api/v1/docs)"
-         + (f"; sweeping every {sweep_interval:g} s" if sweep_interval is not None else ""))
+def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket listening on host:port. With `reuse_port`, several processes each bind their own
+    and the kernel spreads new connections over them (SO_REUSEPORT, Linux)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        uvicorn.run(create_app(engine), host=host, port=port, log_level=config.pop("log_level", "info"), **config)
-    finally:
-        stop.set()
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(False)
+    return sock
+
+
+def _serve_on(sock: socket.socket, log_level: str) -> None:
+    """Serve the web pages and the API on `sock` until SIGINT/SIGTERM (in this process)."""
+    from app.web import create_site
+    from states.store import open_engine
+    engine = open_engine(run_migrations=False)  # the parent migrated the store
+    server = uvicorn.Server(uvicorn.Config(create_site(engine), log_level=log_level, access_log=False))
+    gc.collect()
+    gc.freeze()  # what start-up built lives as long as the process: no full collection scans it again
+    server.run(sockets=[sock])
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    _serve_on(listening_socket(host, port, reuse_port=True), log_level)
+
+
+def serve_http(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, log_level: str = "info",
+               echo: Callable[[str], None] = print) -> int:
+    """Serve the web pages and the HTTP API (no Prefect) on host:port until Ctrl-C or SIGTERM, in
+    `workers` processes that share the port (SO_REUSEPORT: the kernel spreads connections over them;
+    SQLite writes queue on one file lock across them, see app/api/writes.py). The store is migrated
+    here first. A worker that dies is restarted; one that dies within `_FATAL_WITHIN` seconds of
+    starting stops them all (exit code 1). Returns the exit code."""
+    from states.db import database_url
+    from states.store import open_engine
+    if workers < 1:
+        raise ValueError("workers: must be at least 1")
+    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        raise ValueError("workers: more than one needs SO_REUSEPORT (Linux, BSD, macOS)")
+    if workers > 1 and database_url() in ("sqlite://", "sqlite:///:memory:"):
+        raise ValueError("workers: an in-memory store lives in one process; use a file or PostgreSQL")
+    sock = listening_socket(host, port, reuse_port=workers > 1)  # fails here, clearly, if the port is taken
+    open_engine().db.dispose()  # migrate and mirror the directory once, before any worker starts
+    echo(f"web pages and HTTP API on http://{host}:{port}/ (API docs: /api/v1/docs); store {database_url()}; "
+         f"{workers} worker process{'es' if workers > 1 else ''}")
+    if workers == 1:
+        _serve_on(sock, log_level)
+        return 0
+    sock.close()  # each worker binds its own socket on the port
+    return _Supervisor(host, port, workers, log_level, echo).run()
+
+
+_FATAL_WITHIN = 10.0
+
+
+class _Supervisor:
+    """Starts the worker processes, restarts one that dies, stops them all on Ctrl-C or SIGTERM."""
+
+    def __init__(self, host: str, port: int, workers: int, log_level: str, echo: Callable[[str], None]):
+        import multiprocessing
+        self.context = multiprocessing.get_context("spawn")
+        self.args = (host, port, log_level)
+        self.echo = echo
+        self.procs: list = [None] * workers
+        self.started: list[float] = [0.0] * workers
+        self.stopping = threading.Event()
+
+    def _start(self, i: int) -> None:
+        proc = self.context.Process(target=_worker, args=self.args, name=f"qorgau-http-{i + 1}")
+        proc.start()
+        self.procs[i], self.started[i] = proc, time.monotonic()
+
+    def run(self) -> int:
+        import signal
+        previous = signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        code = 0
+        try:
+            for i in range(len(self.procs)):
+                self._start(i)
+            while not self.stopping.wait(0.5):
+                for i, proc in enumerate(self.procs):
+                    if proc.is_alive():
+                        continue
+                    if time.monotonic() - self.started[i] < _FATAL_WITHIN:
+                        self.echo(f"worker {i + 1} exited with code {proc.exitcode} right after starting; stopping")
+                        code = 1
+                        self.stopping.set()
+                        break
+                    self.echo(f"worker {i + 1} exited with code {proc.exitcode}; starting it again")
+                    self._start(i)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self._stop()
+        return code
+
+    def _stop(self) -> None:
+        for proc in self.procs:
+            if proc is not None and proc.is_alive():
+                proc.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        for proc in self.procs:
+            if proc is not None:
+                proc.join(timeout=15)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()

@@ -23,6 +23,7 @@ import asyncio
 import fcntl
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any, Callable
@@ -32,6 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from states.db import WriteLockBusy, writes_fail_fast
 
 LOCK_SUFFIX = "-qorgau-write.lock"
+SPIN_SECONDS = 0.02  # how long a loop writer waits in the loop for the gate before waiting off it
+SPIN_PAUSE = 0.0001
 
 
 def lock_path(engine) -> str | None:
@@ -52,6 +55,8 @@ class WriteGate:
         self._threads = threading.Lock()
         path = lock_path(engine) if self.inline else None
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+        # Processes that wait for the lock hold this one shared: while anyone waits, nobody barges in.
+        self._queue_fd = os.open(path + ".queue", os.O_RDWR | os.O_CREAT, 0o600) if path else None
         self._loop_locks: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
         self._waiter: ThreadPoolExecutor | None = None
 
@@ -73,7 +78,7 @@ class WriteGate:
             yield self
             return
         async with self._loop_lock():
-            if not self._try_acquire():
+            if not self._try_acquire() and not self._acquire_soon():
                 await self._acquire_off_loop()
             try:
                 yield self
@@ -98,25 +103,58 @@ class WriteGate:
             raise
 
     # -- the locks
+    # Only the thread holding `_threads` touches the two lock files, so their flock() calls never
+    # convert each other's locks (flock locks belong to the open file, not the thread).
     def _acquire(self) -> None:
         self._threads.acquire()
         if self._fd is not None:
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                fcntl.flock(self._queue_fd, fcntl.LOCK_SH)
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+                finally:
+                    fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
             except BaseException:
                 self._threads.release()
                 raise
 
     def _try_acquire(self) -> bool:
+        """The gate if it is free and no other process is waiting for it (those go first)."""
         if not self._threads.acquire(blocking=False):
             return False
         if self._fd is not None:
             try:
+                fcntl.flock(self._queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 self._threads.release()
                 return False
         return True
+
+    def _acquire_soon(self, within: float = SPIN_SECONDS) -> bool:
+        """The gate if it comes free within `within` seconds, waiting in the calling thread (the loop)
+        and checking every `SPIN_PAUSE` seconds, marked as waiting so that no other process barges in;
+        False (and nothing held) if not. Handing the gate over this way takes a fraction of a
+        millisecond; waking a busy event loop from a helper thread takes a loop iteration or more."""
+        if not self._threads.acquire(timeout=within):
+            return False
+        if self._fd is None:
+            return True
+        deadline = time.monotonic() + within
+        fcntl.flock(self._queue_fd, fcntl.LOCK_SH)
+        try:
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        self._threads.release()
+                        return False
+                    time.sleep(SPIN_PAUSE)
+        finally:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
 
     def _release(self) -> None:
         if self._fd is not None:
