@@ -1,8 +1,8 @@
 """API benchmark (not a test): requests/s and p50/p99 latency of a mix of inbox reads and fires at
-20 concurrent clients over loopback, against uvicorn in a subprocess on an SQLite store (or the
+20 concurrent clients over loopback, against `qorgau api` in a subprocess on an SQLite store (or the
 store named by --database-url). Target: p99 <= 100 ms on SQLite. Last line: one JSON object.
 
-Run: .venv/bin/python benchmarks/api.py [--clients 20] [--requests 4000] [--fire-share 0.25]
+Run: .venv/bin/python benchmarks/api.py [--clients 20] [--requests 4000] [--fire-share 0.25] [--workers 1]
 """
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--fire-share", type=float, default=0.25, help="Share of requests that fire.")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument("--workers", type=int, default=1, help="Worker processes of `qorgau api`.")
     parser.add_argument("--database-url", help="A store to use instead of a fresh SQLite file (it gets seeded).")
     args = parser.parse_args()
     master_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
@@ -182,9 +182,11 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=10)
     result["backend"] = url.split(":", 1)[0]
+    result["workers"] = args.workers
     result["target_p99_ms"] = 100
     result["meets_target"] = result["p99_ms"] <= 100 and result["errors"] == 0
-    print(f"API at {args.clients} concurrent clients over loopback ({result['backend']}): "
+    print(f"API at {args.clients} concurrent clients over loopback ({result['backend']}, "
+          f"{args.workers} worker process{'es' if args.workers > 1 else ''}): "
           f"{result['requests']} requests ({result['fire']['n']} fires, {result['inbox']['n']} inbox reads) "
           f"in {result['seconds']} s")
     print(f"  {result['requests_per_s']} requests/s; latency p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
