@@ -108,9 +108,10 @@ def _query_params_never_null(app: FastAPI) -> None:
 
 
 def _default_threads(engine) -> int:
-    """Worker threads for the synchronous handlers: QORGAU_API_THREADS, else 4 on SQLite (handlers
-    are CPU-bound there; more threads only queue on the GIL and stretch the slowest answers) and
-    8 on PostgreSQL (handlers wait on the network; fewer than the 15 pooled connections)."""
+    """Worker threads for the synchronous handlers: QORGAU_API_THREADS, else 4 on SQLite (the busy
+    handlers run in the event loop there, see writes.py; the rest are CPU-bound, and more threads only
+    queue on the GIL) and 8 on PostgreSQL (handlers wait on the network; fewer than the 15 pooled
+    connections)."""
     setting = os.environ.get(THREADS_ENV)
     if setting:
         return max(1, int(setting))

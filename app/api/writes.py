@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager, nullcontext, suppress
 from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -53,10 +53,11 @@ class WriteGate:
     def __init__(self, engine):
         self.inline = engine.db.dialect.name == "sqlite"
         self._threads = threading.Lock()
-        path = lock_path(engine) if self.inline else None
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
-        # Processes that wait for the lock hold this one shared: while anyone waits, nobody barges in.
-        self._queue_fd = os.open(path + ".queue", os.O_RDWR | os.O_CREAT, 0o600) if path else None
+        self._path = lock_path(engine) if self.inline else None
+        # Opened at the first write: the lock file, and the one that processes waiting for it hold
+        # shared (while anyone waits, nobody barges in).
+        self._fd: int | None = None
+        self._queue_fd: int | None = None
         self._loop_locks: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
         self._waiter: ThreadPoolExecutor | None = None
 
@@ -103,34 +104,53 @@ class WriteGate:
             raise
 
     # -- the locks
+    def _files(self) -> bool:
+        """Whether writers of other processes are gated too (opening the lock files the first time).
+        Called only by the thread holding `_threads`."""
+        if self._path is None:
+            return False
+        if self._fd is None:
+            self._queue_fd = os.open(self._path + ".queue", os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return True
+
+    def __del__(self) -> None:  # an app (tests create many) gives its lock files back
+        for fd in (self._fd, self._queue_fd):
+            if fd is not None:
+                with suppress(OSError):
+                    os.close(fd)
+
     # Only the thread holding `_threads` touches the two lock files, so their flock() calls never
     # convert each other's locks (flock locks belong to the open file, not the thread).
     def _acquire(self) -> None:
         self._threads.acquire()
-        if self._fd is not None:
-            try:
+        try:
+            if self._files():
                 fcntl.flock(self._queue_fd, fcntl.LOCK_SH)
                 try:
                     fcntl.flock(self._fd, fcntl.LOCK_EX)
                 finally:
                     fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
-            except BaseException:
-                self._threads.release()
-                raise
+        except BaseException:
+            self._threads.release()
+            raise
 
     def _try_acquire(self) -> bool:
         """The gate if it is free and no other process is waiting for it (those go first)."""
         if not self._threads.acquire(blocking=False):
             return False
-        if self._fd is not None:
-            try:
+        try:
+            if self._files():
                 fcntl.flock(self._queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self._threads.release()
-                return False
-        return True
+            return True
+        except BlockingIOError:
+            self._threads.release()
+            return False
+        except BaseException:
+            self._threads.release()
+            raise
 
     def _acquire_soon(self, within: float = SPIN_SECONDS) -> bool:
         """The gate if it comes free within `within` seconds, waiting in the calling thread (the loop)
@@ -139,22 +159,27 @@ class WriteGate:
         millisecond; waking a busy event loop from a helper thread takes a loop iteration or more."""
         if not self._threads.acquire(timeout=within):
             return False
-        if self._fd is None:
-            return True
         deadline = time.monotonic() + within
-        fcntl.flock(self._queue_fd, fcntl.LOCK_SH)
         try:
-            while True:
-                try:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return True
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        self._threads.release()
-                        return False
-                    time.sleep(SPIN_PAUSE)
-        finally:
-            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+            if not self._files():
+                return True
+            fcntl.flock(self._queue_fd, fcntl.LOCK_SH)
+            try:
+                while True:
+                    try:
+                        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        return True
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            break
+                        time.sleep(SPIN_PAUSE)
+            finally:
+                fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._threads.release()
+        return False
 
     def _release(self) -> None:
         if self._fd is not None:

@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from app.api.access import (AUDIT, COMPLIANCE, FIRE, INBOX, LAUNCH, Principal, check_case, check_launch,
                             check_personal, compliance_region, scope_for)
 from app.api.errors import ApiError
+from app.api.writes import run_write
 from states import tables as T
 from states.calendar import KZ_TZ
 from states.clock import utcnow
@@ -426,7 +427,7 @@ async def fire(request: Request, ref: str) -> Response:
                           message=i18n.t("form.errors", ctx.lang), status=422)
     payload.update(prefill)
     try:
-        result = ctx.engine.fire(ref, trigger, p.body_id, payload, expected_version=version)
+        result = await run_write(request, ctx.engine.fire, ref, trigger, p.body_id, payload, expected_version=version)
     except RuleViolation as exc:
         if exc.code == "conflict":
             return _task_view(ctx, ref, key, trigger, values=values, version=version, conflict=True,
@@ -694,7 +695,8 @@ async def personal_read(request: Request, ref: str) -> Response:
                       status=422)
     from states.personal_data import PersonalDataError, read_personal
     try:
-        data = read_personal(ctx.engine.db, actor=ctx.principal.body_id, purpose=purpose[:200], case_ref=row.ref)
+        data = await run_write(request, read_personal, ctx.engine.db, actor=ctx.principal.body_id,
+                               purpose=purpose[:200], case_ref=row.ref)
     except PersonalDataError as exc:
         return render("personal.html", ctx.page(ref=ref, data=None, error=exc.message), status=410)
     return render("personal.html", ctx.page(ref=ref, data=data, error=None))
@@ -821,7 +823,7 @@ async def launch(request: Request) -> Response:
         return _launch_view(ctx, algorithm, values=values, errors=errors, message=i18n.t("form.errors", ctx.lang),
                             status=422)
     try:
-        result = ctx.engine.launch(algorithm, region, p.body_id, payload)
+        result = await run_write(request, ctx.engine.launch, algorithm, region, p.body_id, payload)
     except RuleViolation as exc:
         if exc.code == "invalid_data" and exc.field and exc.field not in ("region", "algorithm", "actor"):
             return _launch_view(ctx, algorithm, values=values, status=422, message=i18n.t("form.errors", ctx.lang),
