@@ -20,7 +20,6 @@ no-op (row locks serialise writers to one case)."""
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import threading
 import time
@@ -32,6 +31,11 @@ from starlette.concurrency import run_in_threadpool
 
 from states.db import WriteLockBusy, writes_fail_fast
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process serves, the thread lock is the gate
+    fcntl = None
+
 LOCK_SUFFIX = "-qorgau-write.lock"
 SPIN_SECONDS = 0.02  # how long a loop writer waits in the loop for the gate before waiting off it
 SPIN_PAUSE = 0.0001
@@ -39,9 +43,9 @@ SPIN_PAUSE = 0.0001
 
 def lock_path(engine) -> str | None:
     """The file beside an SQLite store that the API's worker processes lock to write; None for an
-    in-memory store (one process) or another backend."""
+    in-memory store (one process), another backend, or a system without flock (Windows)."""
     url = engine.db.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if fcntl is None or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     return os.path.abspath(url.database) + LOCK_SUFFIX
 
