@@ -137,6 +137,12 @@ class Calendar:
             self._cache[d] = result
         return result
 
+    def prepare(self) -> None:
+        """Load Kazakhstan's public holidays now rather than at the first deadline computed (importing
+        and building them takes ~0.2 s): a server calls this at start so that no request waits for it."""
+        with self._lock:
+            self._kz_holidays(date.today().year)
+
     def _compute(self, d: date) -> bool:
         if d in self._days_off:
             return False

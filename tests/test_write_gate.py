@@ -143,6 +143,16 @@ def test_a_waiting_process_goes_before_one_that_would_barge_in(engine):
     newcomer._release()
 
 
+def test_the_api_loads_the_holiday_tables_at_start_not_at_the_first_fire(tmp_path):
+    from states.calendar import Calendar
+    calendar = Calendar.load()
+    engine = open_engine(f"sqlite:///{tmp_path / 'qorgau.sqlite'}", calendar=calendar)
+    assert calendar._holidays is None  # nothing has asked for a deadline yet
+    with ServerThread(create_app(engine)):
+        assert calendar._holidays is not None  # loaded before the first request, not during a fire
+    engine.db.dispose()
+
+
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []

@@ -123,6 +123,9 @@ def _lifespan(threads: int):
     async def lifespan(app: FastAPI):
         import anyio.to_thread
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        # The first fire would otherwise load the holiday tables while every request waits (SQLite
+        # writes run in the event loop).
+        app.state.engine.svc.calendar.prepare()
         yield
     return lifespan
 
