@@ -28,9 +28,9 @@ def _outcome(request: Request, result) -> dict:
 @router.post("/cases", status_code=201, response_model=Outcome, responses=responses(401, 403, 409, 422),
              summary="Launch a case (coordinator, agency)")
 async def launch(request: Request, principal: Caller, engine: Engine,
-           body: Annotated[LaunchRequest, Body(openapi_examples={"bullying report": {
-               "summary": "A bullying report in Almaty (as kz-75.education_department)",
-               "value": LAUNCH_EXAMPLE}})]) -> JSONResponse:
+                 body: Annotated[LaunchRequest, Body(openapi_examples={"bullying report": {
+                     "summary": "A bullying report in Almaty (as kz-75.education_department)",
+                     "value": LAUNCH_EXAMPLE}})]) -> JSONResponse:
     """Open a case as the token's body. The engine's launch rules apply (which body types may
     launch the algorithm, in which region); a regional coordinator launches in its own region.
     Answers 201 with the reference, the first state and the case version to fire against."""
@@ -44,14 +44,14 @@ async def launch(request: Request, principal: Caller, engine: Engine,
 
 @router.get("/cases", response_model=CasePage, responses=responses(401, 422), summary="List cases")
 async def cases(request: Request, principal: Caller, engine: Engine,
-          region: Annotated[Optional[str], Query(max_length=8, examples=["KZ-75"])] = None,
-          algorithm: Annotated[Optional[str], Query(max_length=60, examples=["violence-report"])] = None,
-          state: Annotated[Optional[str], Query(max_length=60)] = None,
-          overdue: Annotated[Optional[bool], Query(description="Has an open task past its due.")] = None,
-          critical: Optional[bool] = None,
-          closed: Annotated[Optional[bool], Query(description="true: closed cases; false: open ones.")] = None,
-          limit: Annotated[int, Query(ge=1, le=500)] = 50,
-          offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0):
+                region: Annotated[Optional[str], Query(max_length=8, examples=["KZ-75"])] = None,
+                algorithm: Annotated[Optional[str], Query(max_length=60, examples=["violence-report"])] = None,
+                state: Annotated[Optional[str], Query(max_length=60)] = None,
+                overdue: Annotated[Optional[bool], Query(description="Has an open task past its due.")] = None,
+                critical: Optional[bool] = None,
+                closed: Annotated[Optional[bool], Query(description="true: closed cases; false: open ones.")] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0):
     """The cases the caller may read, most recently changed first, filtered. A coordinator sees
     its region, an agency the cases bound to its body or a body below it, auditors and admins all."""
     scope = scope_for(principal, engine.svc.directory)
@@ -101,9 +101,9 @@ async def actions(request: Request, ref: Ref, principal: Caller, engine: Engine)
 @router.post("/cases/{ref}/fire", response_model=Outcome, responses=responses(401, 403, 404, 409, 422),
              summary="Fire a trigger (agency)")
 async def fire(request: Request, ref: Ref, principal: Caller, engine: Engine,
-         body: Annotated[FireRequest, Body(openapi_examples={"assess": {
-             "summary": "The school assesses a fresh bullying report (as kz-75.school-1)",
-             "value": FIRE_EXAMPLE}})]) -> dict:
+               body: Annotated[FireRequest, Body(openapi_examples={"assess": {
+                   "summary": "The school assesses a fresh bullying report (as kz-75.school-1)",
+                   "value": FIRE_EXAMPLE}})]) -> dict:
     """Fire `trigger` as the token's body, at the case `version` the caller read. Rejections carry
     the spec's codes: `conflict` if the case moved since that version (read it again),
     `invalid_transition`, `forbidden`, `invalid_data` (names the field), `guard_failed`."""

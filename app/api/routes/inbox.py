@@ -18,9 +18,9 @@ router = APIRouter(tags=["inbox"])
 
 @router.get("/inbox", response_model=Inbox, responses=responses(401, 403, 422), summary="The body's open tasks")
 async def inbox(request: Request, principal: Caller, engine: Engine,
-          overdue: Annotated[bool, Query(description="Only tasks past their due.")] = False,
-          limit: Annotated[int, Query(ge=1, le=500)] = 100,
-          offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0):
+                overdue: Annotated[bool, Query(description="Only tasks past their due.")] = False,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0):
     """Open tasks of the token's body, overdue first then soonest due: the case (reference,
     algorithm, state, version to fire against), the task (due in UTC and Kazakhstan time, how late
     or how long left) and the triggers that complete it which this body may fire now, with their
