@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from app.api import create_app
-from app.api.server import ServerThread, free_port
+from app.api.server import _FATAL_WITHIN, ServerThread, free_port
 from app.api.writes import WriteGate
 from states.db import WriteLockBusy, writes_fail_fast
 from states.store import open_engine
@@ -189,6 +189,7 @@ def test_two_worker_processes_serve_one_port_and_write_one_at_a_time(tmp_path):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "qorgau api did not answer"
             time.sleep(0.2)
+        answering = time.monotonic()  # both workers were started before this
         workers = [pid for pid in _children(proc.pid) if _is_worker(pid)]
         assert len(workers) == 2
 
@@ -210,9 +211,22 @@ def test_two_worker_processes_serve_one_port_and_write_one_at_a_time(tmp_path):
         pair = sorted((r.status_code, r.json().get("code")) for r in answers[40:])
         assert pair == [(200, None), (409, "conflict")], pair
 
+        # a worker that dies (after its first seconds) is started again; the port keeps answering
+        time.sleep(max(0.0, _FATAL_WITHIN + 1 - (time.monotonic() - answering)))
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            alive = [pid for pid in _children(proc.pid) if _is_worker(pid)]
+            if len(alive) == 2 and workers[0] not in alive:
+                break
+            assert time.monotonic() < deadline, alive
+            time.sleep(0.2)
+        for _ in range(10):
+            assert httpx.get(f"{base}/api/v1/health", timeout=5).status_code == 200
+
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-        assert not [pid for pid in workers if Path(f"/proc/{pid}").exists() and _is_worker(pid)]
+        assert not [pid for pid in alive if Path(f"/proc/{pid}").exists() and _is_worker(pid)]
     finally:
         if proc.poll() is None:
             proc.kill()
