@@ -3,19 +3,13 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from states.clock import utcnow
 from states.tokens import find_active, needs_touch, touch
 
 from .access import Principal
 from .errors import ApiError
-
-
-def _touch(request: Request, engine, token, now) -> None:
-    from .writes import gate
-    with gate(request):
-        touch(engine.db, token, now)
+from .writes import run_read, run_write
 
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
@@ -29,23 +23,19 @@ async def get_engine(request: Request):
 
 async def current_principal(request: Request,
                             credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-    """The caller, or 401 `unauthenticated` (no token, an unknown or a revoked one). On SQLite the
-    lookup, one indexed read of a local file, runs in the event loop (a thread hop costs more than
-    the read); on PostgreSQL, which answers over the network, in the thread pool. The once-a-minute
-    `last_used_at` write, which may wait for the store's write lock, always runs in the pool."""
+    """The caller, or 401 `unauthenticated` (no token, an unknown or a revoked one). The lookup and
+    the once-a-minute `last_used_at` write run where the store's work runs (writes.py: in the event
+    loop on SQLite, in the thread pool on PostgreSQL)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthenticated", "send `Authorization: Bearer <token>`; "
                                                "create a token with `qorgau token create`")
     engine = request.app.state.engine
-    if engine.db.dialect.name == "sqlite":
-        token = find_active(engine.db, credentials.credentials)
-    else:
-        token = await run_in_threadpool(find_active, engine.db, credentials.credentials)
+    token = await run_read(request, find_active, engine.db, credentials.credentials)
     if token is None:
         raise ApiError(401, "unauthenticated", "unknown or revoked token")
     now = utcnow()
     if needs_touch(token, now):
-        await run_in_threadpool(_touch, request, engine, token, now)
+        await run_write(request, touch, engine.db, token, now)
     body = engine.svc.directory.find(token.body_id)
     if body is None:
         raise ApiError(401, "unauthenticated", f"the token's body {token.body_id} is no longer in the directory")

@@ -70,11 +70,12 @@ def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socke
     return sock
 
 
-def _serve_on(sock: socket.socket, log_level: str) -> None:
-    """Serve the web pages and the API on `sock` until SIGINT/SIGTERM (in this process)."""
+def _serve_on(sock: socket.socket, log_level: str, engine=None) -> None:
+    """Serve the web pages and the API over `engine` (default: opened here; the parent migrated the
+    store) on `sock` until SIGINT/SIGTERM (in this process)."""
     from app.web import create_site
     from states.store import open_engine
-    engine = open_engine(run_migrations=False)  # the parent migrated the store
+    engine = engine or open_engine(run_migrations=False)
     server = uvicorn.Server(uvicorn.Config(create_site(engine), log_level=log_level, access_log=False))
     gc.collect()
     gc.freeze()  # what start-up built lives as long as the process: no full collection scans it again
@@ -101,12 +102,13 @@ def serve_http(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, l
     if workers > 1 and database_url() in ("sqlite://", "sqlite:///:memory:"):
         raise ValueError("workers: an in-memory store lives in one process; use a file or PostgreSQL")
     sock = listening_socket(host, port, reuse_port=workers > 1)  # fails here, clearly, if the port is taken
-    open_engine().db.dispose()  # migrate and mirror the directory once, before any worker starts
+    engine = open_engine()  # migrate and mirror the directory once, before any worker starts
     echo(f"web pages and HTTP API on http://{host}:{port}/ (API docs: /api/v1/docs); store {database_url()}; "
          f"{workers} worker process{'es' if workers > 1 else ''}")
     if workers == 1:
-        _serve_on(sock, log_level)
+        _serve_on(sock, log_level, engine)
         return 0
+    engine.db.dispose()
     sock.close()  # each worker binds its own socket on the port
     return _Supervisor(host, port, workers, log_level, echo).run()
 

@@ -62,7 +62,7 @@ class WriteGate:
         # shared (while anyone waits, nobody barges in).
         self._fd: int | None = None
         self._queue_fd: int | None = None
-        self._loop_locks: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+        self._loop_lock_of: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._waiter: ThreadPoolExecutor | None = None
 
     # -- in a thread
@@ -92,10 +92,9 @@ class WriteGate:
 
     def _loop_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
-        entry = self._loop_locks.get(id(loop))
-        if entry is None or entry[0] is not loop:  # an asyncio.Lock belongs to one loop
-            entry = self._loop_locks[id(loop)] = (loop, asyncio.Lock())
-        return entry[1]
+        if self._loop_lock_of is None or self._loop_lock_of[0] is not loop:  # an asyncio.Lock belongs to one loop
+            self._loop_lock_of = (loop, asyncio.Lock())
+        return self._loop_lock_of[1]
 
     async def _acquire_off_loop(self) -> None:
         if self._waiter is None:
