@@ -238,6 +238,30 @@ def test_two_worker_processes_serve_one_port_and_write_one_at_a_time(tmp_path):
     engine.db.dispose()
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker processes from /proc (Linux)")
+def test_workers_stop_when_their_supervisor_is_killed_outright(tmp_path):
+    port = free_port()
+    env = {**os.environ, "QORGAU_DATABASE_URL": f"sqlite:///{tmp_path / 'qorgau.sqlite'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port), "--workers", "2",
+                             "--log-level", "warning"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := [pid for pid in _children(proc.pid) if _is_worker(pid)]) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "qorgau api did not start its workers"
+            time.sleep(0.2)
+    finally:
+        proc.kill()  # SIGKILL: the supervisor cannot pass anything on
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while running := [pid for pid in workers if Path(f"/proc/{pid}").exists() and _is_worker(pid)]:
+        if time.monotonic() > deadline:
+            for pid in running:
+                os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"workers {running} kept running without their supervisor")
+        time.sleep(0.2)
+
+
 def test_qorgau_api_says_clearly_when_the_port_is_taken(tmp_path):
     port = free_port()
     env = {**os.environ, "QORGAU_DATABASE_URL": f"sqlite:///{tmp_path / 'qorgau.sqlite'}"}

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import socket
 import threading
 import time
@@ -82,8 +84,18 @@ def _serve_on(sock: socket.socket, log_level: str, engine=None) -> None:
     server.run(sockets=[sock])
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(host: str, port: int, log_level: str, supervisor: int) -> None:
+    threading.Thread(target=_stop_when_orphaned, args=(supervisor,), name="qorgau-parent-watch",
+                     daemon=True).start()
     _serve_on(listening_socket(host, port, reuse_port=True), log_level)
+
+
+def _stop_when_orphaned(parent: int, every: float = 1.0) -> None:
+    """A worker whose supervisor is gone (killed outright, so it could not stop its workers) stops
+    itself, finishing the requests in flight, instead of serving the port on its own forever."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve_http(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, log_level: str = "info",
@@ -122,7 +134,7 @@ class _Supervisor:
     def __init__(self, host: str, port: int, workers: int, log_level: str, echo: Callable[[str], None]):
         import multiprocessing
         self.context = multiprocessing.get_context("spawn")
-        self.args = (host, port, log_level)
+        self.args = (host, port, log_level, os.getpid())
         self.echo = echo
         self.procs: list = [None] * workers
         self.started: list[float] = [0.0] * workers
@@ -134,7 +146,6 @@ class _Supervisor:
         self.procs[i], self.started[i] = proc, time.monotonic()
 
     def run(self) -> int:
-        import signal
         previous = signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         code = 0
         try:
