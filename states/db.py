@@ -3,6 +3,7 @@ The schema is created and upgraded by the Alembic migrations in `states/migratio
 from __future__ import annotations
 
 import os
+import sqlite3
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from .history import canonical
@@ -80,32 +80,47 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
         # A writer takes the lock at BEGIN so two writers queue instead of failing on upgrade;
-        # readers (see `reading`) begin deferred and never wait for writers under WAL.
-        if conn.get_execution_options().get("qorgau_read"):
-            conn.exec_driver_sql("BEGIN")
+        # readers (see `reading`) begin deferred and never wait for writers under WAL; a
+        # single-statement reader (see `single_statements`) begins nothing. The statements go to
+        # the driver directly: through SQLAlchemy they would cost more than the query they guard.
+        options = conn.get_execution_options()
+        if options.get("qorgau_single"):
+            return
+        driver = conn.connection.driver_connection
+        if options.get("qorgau_read"):
+            driver.execute("BEGIN")
         elif _fail_fast.get():
-            _begin_without_waiting(conn)
+            _begin_without_waiting(driver)
         else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
 
     return engine
 
 
-def _begin_without_waiting(conn) -> None:
-    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+def _begin_without_waiting(driver) -> None:
+    driver.execute("PRAGMA busy_timeout=0")
     try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    except OperationalError as exc:
-        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
             raise WriteLockBusy("another connection holds the SQLite write lock") from None
         raise
     finally:
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def reading(engine: Engine):
     """A connection for reads only: on SQLite it does not take the write lock."""
     return engine.connect().execution_options(qorgau_read=True)
+
+
+def single_statements(engine: Engine):
+    """A connection for reads that each stand alone in one statement: no transaction is begun
+    around them, so each statement sees the store as of its own start (on SQLite, one consistent
+    snapshot per statement) and holds nothing once its rows are fetched. Cheap enough to keep open
+    and run many short reads on, one caller at a time; every result must be fetched in full
+    (`.first()`, `.one()`, `.all()`), or it would keep its snapshot."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT", qorgau_single=True)
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

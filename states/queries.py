@@ -92,6 +92,22 @@ def _definition(registry, algorithm: str, version: int, overrides) -> Definition
     return registry.variant(algorithm, version, overrides)
 
 
+_PARSED: dict[str, Any] = {}
+
+
+def _parsed(json_text: str | None) -> Any:
+    """A JSON column read as text, parsed once per distinct text (cases share a handful of
+    overrides): the caller must not mutate the result."""
+    if json_text is None:
+        return None
+    found = _PARSED.get(json_text, _PARSED)
+    if found is _PARSED:
+        if len(_PARSED) > 1000:
+            _PARSED.clear()
+        found = _PARSED[json_text] = json.loads(json_text)
+    return found
+
+
 def _state_title(d: Definition, state: str) -> dict[str, str]:
     spec = d.spec.states.get(state)
     return spec.title.model_dump() if spec else {"kk": state, "ru": state, "en": state}
@@ -342,16 +358,31 @@ def task_actions(d: Definition, directory, state: str, kind: str, bindings: dict
 
 
 _T, _C, _SERVED = T.tasks, T.cases, aliased(T.tasks)
-_INBOX_WHERE = (_T.c.body_id == bindparam("body"), _T.c.status == "open",
-                (bindparam("late_only") == False) | (_T.c.due < bindparam("now")))  # noqa: E712
-_INBOX_COUNT = (select(func.count(), func.sum(case((_T.c.due < bindparam("now"), 1), else_=0)))
-                .select_from(_T).where(*_INBOX_WHERE))
-_INBOX = (select(_T.c.key, _T.c.kind, _T.c.opened_at, _T.c.due, _T.c.serves, _SERVED.c.kind.label("serves_kind"),
-                 _C.c.ref, _C.c.algorithm, _C.c.algorithm_version, _C.c.overrides, _C.c.region, _C.c.state,
-                 _C.c.version, _C.c.critical, cast(_C.c.bindings, Text).label("bindings_text"))
-          .select_from(_T.join(_C, _C.c.id == _T.c.case_id)
-                       .outerjoin(_SERVED, and_(_SERVED.c.case_id == _T.c.case_id, _SERVED.c.key == _T.c.serves)))
-          .where(*_INBOX_WHERE).order_by(_T.c.due, _T.c.id).limit(bindparam("n")).offset(bindparam("skip")))
+_OPEN_FOR_BODY = (_T.c.body_id == bindparam("body"), _T.c.status == "open")
+_LATE = _T.c.due < bindparam("now")
+
+
+def _count(*where):
+    return select(func.count()).select_from(_T).where(*_OPEN_FOR_BODY, *where)
+
+
+def _inbox_page(*where):
+    """A page of a body's open tasks (`where` narrows them), each row carrying the number of tasks
+    matched (`total`) and of those overdue (`late`): counts and page from one snapshot. Each filter
+    is its own statement so that SQLite counts along the (body, status, due) index."""
+    return (select(_count(*where).scalar_subquery().label("total"), _count(_LATE).scalar_subquery().label("late"),
+                   _T.c.key, _T.c.kind, _T.c.opened_at, _T.c.due, _T.c.serves, _SERVED.c.kind.label("serves_kind"),
+                   _C.c.ref, _C.c.algorithm, _C.c.algorithm_version, cast(_C.c.overrides, Text).label("overrides_text"),
+                   _C.c.region, _C.c.state, _C.c.version, _C.c.critical, cast(_C.c.bindings, Text).label("bindings_text"))
+            .select_from(_T.join(_C, _C.c.id == _T.c.case_id)
+                         .outerjoin(_SERVED, and_(_SERVED.c.case_id == _T.c.case_id, _SERVED.c.key == _T.c.serves)))
+            .where(*_OPEN_FOR_BODY, *where).order_by(_T.c.due, _T.c.id)
+            .limit(bindparam("n")).offset(bindparam("skip")))
+
+
+_INBOX = {False: _inbox_page(), True: _inbox_page(_LATE)}  # by "overdue only"
+_INBOX_COUNTS = {late_only: select(_count(*where).scalar_subquery(), _count(_LATE).scalar_subquery())
+                 for late_only, where in ((False, ()), (True, (_LATE,)))}
 
 
 def inbox(conn: Connection, body_id: str, registry, directory, *, now: datetime | None = None,
@@ -359,32 +390,37 @@ def inbox(conn: Connection, body_id: str, registry, directory, *, now: datetime 
           base_url: str | None = None) -> dict[str, Any]:
     """The open tasks of one body, overdue first then soonest due (ascending due does both), each with
     its case and the triggers that complete it which this body may fire in the case's current state.
-    No personal data. `{"body_id", "total", "overdue", "items": [...]}`."""
+    No personal data. `{"body_id", "total", "overdue", "items": [...]}`. One statement (two for a page
+    past the end), so it needs no transaction around it (`states.db.single_statements`)."""
     now = as_utc(now or utcnow())
     limit = max(1, min(int(limit), MAX_PAGE))
-    params = {"body": body_id, "now": now, "late_only": overdue_only, "n": limit, "skip": max(0, int(offset))}
-    rows = conn.execute(_INBOX, params).all()
-    if params["skip"] == 0 and len(rows) < limit:  # the whole inbox is on this page: no count query
-        counts = (len(rows), sum(1 for r in rows if r.due < now))
-    else:
-        counts = conn.execute(_INBOX_COUNT, params).one()
+    params = {"body": body_id, "now": now, "n": limit, "skip": max(0, int(offset))}
+    rows = conn.execute(_INBOX[bool(overdue_only)], params).all()  # each row carries the counts
+    if rows:
+        counts = (rows[0].total, rows[0].late)
+    elif params["skip"] == 0:
+        counts = (0, 0)
+    else:  # a page past the end
+        counts = conn.execute(_INBOX_COUNTS[bool(overdue_only)], params).one()
     actions_cache: dict[tuple, list[dict[str, Any]]] = {}
     items = []
-    for r in rows:
-        d = _definition(registry, r.algorithm, r.algorithm_version, r.overrides)
-        work_kind = r.serves_kind or r.kind  # ensure_completion: act on the task it serves
-        key = (d.content_hash, r.state, work_kind, r.bindings_text)
-        actions = actions_cache.get(key)
+    # Rows unpacked by position: a named attribute of a Row costs several times a tuple's item.
+    for (_total, _late, key, kind, opened_at, due, serves, serves_kind, ref, algorithm, algorithm_version,
+         overrides_text, region, state, version, critical, bindings_text) in rows:
+        d = _definition(registry, algorithm, algorithm_version, _parsed(overrides_text))
+        work_kind = serves_kind or kind  # ensure_completion: act on the task it serves
+        actions_key = (d.content_hash, state, work_kind, bindings_text)
+        actions = actions_cache.get(actions_key)
         if actions is None:
-            bindings = json.loads(r.bindings_text)
-            actions = actions_cache[key] = task_actions(d, directory, r.state, work_kind, bindings, body_id)
-        left = (r.due - now).total_seconds()
+            actions = actions_cache[actions_key] = task_actions(d, directory, state, work_kind,
+                                                                json.loads(bindings_text), body_id)
+        left = (due - now).total_seconds()
         items.append({
-            "case": {"ref": r.ref, "algorithm": r.algorithm, "algorithm_title": title(d, "algorithm"),
-                     "region": r.region, "state": r.state, "state_title": title(d, "state", r.state),
-                     "version": r.version, "critical": bool(r.critical), "link": case_link(base_url, r.ref)},
-            "task": {"key": r.key, "kind": r.kind, "title": title(d, "task", r.kind), "serves": r.serves,
-                     "serves_kind": r.serves_kind, "opened_at": r.opened_at, "due": r.due, "due_local": local(r.due),
+            "case": {"ref": ref, "algorithm": algorithm, "algorithm_title": title(d, "algorithm"),
+                     "region": region, "state": state, "state_title": title(d, "state", state),
+                     "version": version, "critical": bool(critical), "link": case_link(base_url, ref)},
+            "task": {"key": key, "kind": kind, "title": title(d, "task", kind), "serves": serves,
+                     "serves_kind": serves_kind, "opened_at": opened_at, "due": due, "due_local": local(due),
                      "overdue": left < 0, "seconds_left": int(left),
                      "late_by": duration_text(left) if left < 0 else None,
                      "time_left": duration_text(left) if left >= 0 else None},

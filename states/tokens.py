@@ -118,11 +118,16 @@ _TOUCH = update(T.api_tokens).where(T.api_tokens.c.id == bindparam("t_id")).valu
 
 def find_active(db: DbEngine, secret: str) -> Token | None:
     """The active token whose secret this is, or None (unknown, malformed or revoked). One read."""
+    from .db import single_statements
+    with single_statements(db) as conn:
+        return find_active_on(conn, secret)
+
+
+def find_active_on(conn: Connection, secret: str) -> Token | None:
+    """`find_active` on an open connection: one statement."""
     if not secret or len(secret) > 200:
         return None
-    from .db import reading
-    with reading(db) as conn:
-        row = conn.execute(_BY_HASH, {"h": hash_secret(secret)}).first()
+    row = conn.execute(_BY_HASH, {"h": hash_secret(secret)}).first()
     if row is None or row.revoked_at is not None:
         return None
     return Token.from_row(row)

@@ -146,6 +146,23 @@ def test_inbox_lists_overdue_first_then_soonest_due_without_personal_data(world:
     assert "Aigerim" not in str(inbox)
 
 
+def test_inbox_pages_carry_the_whole_inbox_counts(world: World):
+    """Paged with a small limit, every page (and one past the end) reports the counts of the whole
+    inbox, and the pages together are the inbox in order."""
+    whole = world.client.get("/api/v1/inbox", headers=world.auth("police_75")).json()
+    assert whole["total"] >= 2 and whole["overdue"] >= 1
+    pages = []
+    for offset in range(whole["total"] + 1):
+        page = world.client.get(f"/api/v1/inbox?limit=1&offset={offset}", headers=world.auth("police_75")).json()
+        assert (page["total"], page["overdue"]) == (whole["total"], whole["overdue"])
+        pages.append(page)
+    assert [i["task"]["key"] + i["case"]["ref"] for p in pages for i in p["items"]] == \
+        [i["task"]["key"] + i["case"]["ref"] for i in whole["items"]]
+    assert pages[-1]["items"] == []
+    late = world.client.get("/api/v1/inbox?overdue=true&limit=1&offset=1000", headers=world.auth("police_75")).json()
+    assert (late["total"], late["overdue"], late["items"]) == (whole["overdue"], whole["overdue"], [])
+
+
 def test_inbox_actions_are_what_the_engine_accepts(world: World):
     """Every action offered in an inbox is a trigger of the case's current state that the engine's
     own authorisation lets this body fire (it is never `invalid_transition` nor `forbidden`)."""

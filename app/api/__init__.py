@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from starlette.responses import JSONResponse
 
 from . import errors
-from .writes import WriteGate
+from .writes import WriteGate, close_statement_connection
 from .routes import audit, cases, inbox, links, meta, tokens
 
 PREFIX = "/api/v1"
@@ -126,7 +126,10 @@ def _lifespan(threads: int):
         # The first fire would otherwise load the holiday tables while every request waits (SQLite
         # writes run in the event loop).
         app.state.engine.svc.calendar.prepare()
-        yield
+        try:
+            yield
+        finally:
+            close_statement_connection(app)
     return lifespan
 
 

@@ -5,11 +5,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from states.clock import utcnow
-from states.tokens import find_active, needs_touch, touch
+from states.tokens import find_active_on, needs_touch, touch
 
 from .access import Principal
 from .errors import ApiError
-from .writes import run_read, run_write
+from .writes import run_statements, run_write
 
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
@@ -23,14 +23,14 @@ async def get_engine(request: Request):
 
 async def current_principal(request: Request,
                             credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-    """The caller, or 401 `unauthenticated` (no token, an unknown or a revoked one). The lookup and
-    the once-a-minute `last_used_at` write run where the store's work runs (writes.py: in the event
-    loop on SQLite, in the thread pool on PostgreSQL)."""
+    """The caller, or 401 `unauthenticated` (no token, an unknown or a revoked one). The lookup (one
+    statement) and the once-a-minute `last_used_at` write run where the store's work runs (writes.py:
+    in the event loop on SQLite, in the thread pool on PostgreSQL)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthenticated", "send `Authorization: Bearer <token>`; "
                                                "create a token with `qorgau token create`")
     engine = request.app.state.engine
-    token = await run_read(request, find_active, engine.db, credentials.credentials)
+    token = await run_statements(request, find_active_on, credentials.credentials)
     if token is None:
         raise ApiError(401, "unauthenticated", "unknown or revoked token")
     now = utcnow()

@@ -27,9 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext, suppress
 from typing import Any, Callable
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from states.db import WriteLockBusy, writes_fail_fast
+from states.db import WriteLockBusy, single_statements, writes_fail_fast
 
 try:
     import fcntl
@@ -205,6 +206,39 @@ async def run_read(request, fn: Callable[..., Any], *args, **kwargs) -> Any:
     if _inline(request):
         return fn(*args, **kwargs)
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def run_statements(request, fn: Callable[..., Any], *args, **kwargs) -> Any:
+    """`fn(conn, *args, **kwargs)`, reads that each stand alone in one statement
+    (`states.db.single_statements`): on SQLite in the event loop, on a connection the app keeps open
+    for them (no connection to check out, no transaction to begin and end: on the busiest paths,
+    the token lookup and the inbox, those cost more than the query); in the thread pool otherwise."""
+    if not _inline(request):
+        return await run_in_threadpool(_on_fresh_connection, request.app.state.engine.db, fn, args, kwargs)
+    state = request.app.state
+    conn = getattr(state, "statement_connection", None)
+    if conn is None:
+        conn = state.statement_connection = single_statements(state.engine.db)
+    try:
+        return fn(conn, *args, **kwargs)
+    except SQLAlchemyError:  # the connection may be unusable: the next caller opens another
+        state.statement_connection = None
+        with suppress(Exception):
+            conn.close()
+        raise
+
+
+def _on_fresh_connection(db, fn, args, kwargs):
+    with single_statements(db) as conn:
+        return fn(conn, *args, **kwargs)
+
+
+def close_statement_connection(app) -> None:
+    """Close the connection `run_statements` kept open (at shutdown)."""
+    conn = getattr(app.state, "statement_connection", None)
+    app.state.statement_connection = None
+    if conn is not None:
+        conn.close()
 
 
 async def run_write(request, fn: Callable[..., Any], *args, **kwargs) -> Any:

@@ -10,7 +10,7 @@ from states.queries import inbox as inbox_query
 from ..access import INBOX, require_role
 from ..errors import responses
 from ..models import Inbox
-from ..writes import run_read
+from ..writes import run_statements
 from ._shared import Caller, Engine, base_url, json_response
 
 router = APIRouter(tags=["inbox"])
@@ -27,8 +27,6 @@ async def inbox(request: Request, principal: Caller, engine: Engine,
     fields. An `ensure_completion` task lists the triggers of the task it serves. No personal data."""
     require_role(principal, INBOX, "an inbox")
 
-    def read() -> dict:
-        with engine.reader() as conn:
-            return inbox_query(conn, principal.body_id, engine.registry, engine.svc.directory,
-                               overdue_only=overdue, limit=limit, offset=offset, base_url=base_url(request))
-    return json_response(await run_read(request, read))
+    return json_response(await run_statements(
+        request, inbox_query, principal.body_id, engine.registry, engine.svc.directory,
+        overdue_only=overdue, limit=limit, offset=offset, base_url=base_url(request)))
