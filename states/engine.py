@@ -244,11 +244,16 @@ class Engine:
 
     # ------------------------------------------------------------------ fire
     def fire(self, ref: str, trigger: str, actor: str, data: dict[str, Any] | None = None, *,
-             now: datetime | None = None, expected_version: int | None = None) -> Outcome:
-        """Fire `trigger` on case `ref` as body `actor`; all or nothing."""
+             now: datetime | None = None, expected_version: int | None = None,
+             check: Callable[[CaseRecord], None] | None = None) -> Outcome:
+        """Fire `trigger` on case `ref` as body `actor`; all or nothing. `check(case)`, if given, runs
+        on the case as loaded for the write, before anything else, and may refuse by raising (the
+        API's scope check: one read of the case instead of two)."""
         now = as_utc(now or utcnow())
         with self.db.begin() as conn:
             case = self.load_case(conn, ref, lock=True)
+            if check is not None:
+                check(case)
             if expected_version is not None and case.version != expected_version:
                 raise RuleViolation("conflict", f"case {ref} is at version {case.version}, "
                                                 f"not {expected_version}; read it again")

@@ -10,7 +10,7 @@ from states.errors import RuleViolation
 from states.personal_data import read_personal
 from states.queries import case_actions, case_detail, case_link, history, list_cases
 
-from ..access import FIRE, LAUNCH, check_launch, check_personal, require_role, scope_for
+from ..access import FIRE, LAUNCH, check_case, check_launch, check_personal, require_role, scope_for
 from ..errors import responses
 from ..models import (FIRE_EXAMPLE, LAUNCH_EXAMPLE, ActionView, CaseDetail, CasePage, FireRequest, History,
                       LaunchRequest, Outcome, PersonalData)
@@ -109,10 +109,11 @@ async def fire(request: Request, ref: Ref, principal: Caller, engine: Engine,
     `invalid_transition`, `forbidden`, `invalid_data` (names the field), `guard_failed`."""
     require_role(principal, FIRE, "firing a trigger")
 
-    def write():
-        readable_case(engine, principal, ref)
-        return engine.fire(ref, body.trigger, principal.body_id, body.data, expected_version=body.version)
-    return _outcome(request, await run_write(request, write))
+    def in_scope(case) -> None:  # 403 before anything else if the case is not the caller's
+        check_case(principal, engine.svc.directory, case.ref, case.region, case.bindings)
+
+    return _outcome(request, await run_write(request, engine.fire, ref, body.trigger, principal.body_id, body.data,
+                                             expected_version=body.version, check=in_scope))
 
 
 @router.get("/cases/{ref}/personal", response_model=PersonalData, responses=responses(401, 403, 404, 410, 422, 503),
