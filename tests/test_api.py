@@ -146,6 +146,23 @@ def test_inbox_lists_overdue_first_then_soonest_due_without_personal_data(world:
     assert "Aigerim" not in str(inbox)
 
 
+def test_unknown_or_repeated_query_parameters_are_refused_before_anything_else(world: World):
+    c, police = world.client, world.auth("police_75")
+    r = c.get("/api/v1/inbox?overdu=true", headers=police)
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "invalid_data", "overdu")
+    assert "allowed: limit, offset, overdue" in r.json()["message"]
+    r = c.get("/api/v1/inbox?limit=2&limit=3", headers=police)
+    assert (r.status_code, r.json()["field"]) == (422, "limit") and "more than once" in r.json()["message"]
+    # checked before the token: a typo is named even to a caller without one
+    r = c.get("/api/v1/cases?regoin=KZ-75")
+    assert (r.status_code, r.json()["field"]) == (422, "regoin")
+    assert c.get("/api/v1/health?x=1").status_code == 422
+    # an operation without query parameters, and the pages (their own query strings) are not refused
+    assert "allowed: none" in c.get("/api/v1/me?verbose=1", headers=police).json()["message"]
+    assert c.get("/api/v1/inbox?overdue=true&limit=5&offset=0", headers=police).status_code == 200
+    assert c.get("/api/v1/health").status_code == 200
+
+
 def test_inbox_pages_carry_the_whole_inbox_counts(world: World):
     """Paged with a small limit, every page (and one past the end) reports the counts of the whole
     inbox, and the pages together are the inbox in order."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
 from . import errors
@@ -52,37 +52,6 @@ class _RejectNul:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-def _known_query(route) -> frozenset[str]:
-    known = getattr(route, "_qorgau_query", None)
-    if known is None:
-        names, stack = set(), [route.dependant]
-        while stack:
-            dependant = stack.pop()
-            names.update(p.alias for p in dependant.query_params)
-            stack.extend(dependant.dependencies)
-        known = frozenset(names)
-        route._qorgau_query = known
-    return known
-
-
-async def reject_unknown_query(request: Request) -> None:
-    """A query parameter the operation does not take, or one given twice, is refused (a typo such as
-    `?overdu=true` would otherwise be silently ignored)."""
-    route = request.scope.get("route")
-    if route is None or not request.query_params:
-        return
-    from states.errors import RuleViolation
-    keys = [k for k, _ in request.query_params.multi_items()]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
-    if repeated:
-        raise RuleViolation("invalid_data", f"field {repeated[0]!r}: given more than once", field=repeated[0])
-    unknown = sorted(set(keys) - _known_query(route))
-    if unknown:
-        allowed = ", ".join(sorted(_known_query(route))) or "none"
-        raise RuleViolation("invalid_data", f"field {unknown[0]!r}: unknown query parameter (allowed: {allowed})",
-                            field=unknown[0])
 
 
 def _query_params_never_null(app: FastAPI) -> None:
@@ -145,7 +114,7 @@ def create_app(engine=None, *, base_url: str | None = None, case_links: bool = T
         from notifications.context import default_base_url
         base_url = default_base_url()
     app = FastAPI(title="Qorgau API", version="1", description=DESCRIPTION, openapi_url=f"{PREFIX}/openapi.json",
-                  docs_url=f"{PREFIX}/docs", redoc_url=None, dependencies=[Depends(reject_unknown_query)],
+                  docs_url=f"{PREFIX}/docs", redoc_url=None,
                   lifespan=_lifespan(threads if threads is not None else _default_threads(engine)))
     app.state.engine = engine
     app.state.base_url = base_url

@@ -20,9 +20,10 @@ from states.verify import verify_all, verify_case
 from ..access import AUDIT, COMPLIANCE, compliance_region, require_role
 from ..errors import responses
 from ..models import AccessLogEntry, Compliance, Replay, VerifyResult
+from ..query_check import QueryCheckedRoute
 from ._shared import Caller, Engine, Ref, readable_case
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=QueryCheckedRoute, tags=["audit"])
 
 
 def _moment(value: datetime) -> datetime:

@@ -14,10 +14,11 @@ from ..access import FIRE, LAUNCH, check_case, check_launch, check_personal, req
 from ..errors import responses
 from ..models import (FIRE_EXAMPLE, LAUNCH_EXAMPLE, ActionView, CaseDetail, CasePage, FireRequest, History,
                       LaunchRequest, Outcome, PersonalData)
+from ..query_check import QueryCheckedRoute
 from ..writes import gate, run_read, run_write
 from ._shared import Caller, Engine, Ref, base_url, json_response, readable_case
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(route_class=QueryCheckedRoute, tags=["cases"])
 
 
 def _outcome(request: Request, result) -> dict:

@@ -10,10 +10,11 @@ from states.queries import inbox as inbox_query
 from ..access import INBOX, require_role
 from ..errors import responses
 from ..models import Inbox
+from ..query_check import QueryCheckedRoute
 from ..writes import run_statements
 from ._shared import Caller, Engine, base_url, json_response
 
-router = APIRouter(tags=["inbox"])
+router = APIRouter(route_class=QueryCheckedRoute, tags=["inbox"])
 
 
 @router.get("/inbox", response_model=Inbox, responses=responses(401, 403, 422), summary="The body's open tasks")

@@ -9,9 +9,10 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
+from ..query_check import QueryCheckedRoute
 from ._shared import Ref
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=QueryCheckedRoute, include_in_schema=False)
 
 
 @router.get("/cases/{ref}")

@@ -7,9 +7,10 @@ from states.queries import algorithms as algorithms_query
 
 from ..errors import responses
 from ..models import AlgorithmView, Health, Me
+from ..query_check import QueryCheckedRoute
 from ._shared import Caller, Engine
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(route_class=QueryCheckedRoute, tags=["meta"])
 
 
 @router.get("/me", response_model=Me, responses=responses(401), summary="The token's body and role")

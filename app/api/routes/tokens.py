@@ -10,10 +10,11 @@ from states.tokens import create_token, list_tokens, revoke_token
 from ..access import TOKENS, require_role
 from ..errors import responses
 from ..models import TokenCreate, TokenCreated, TokenView
+from ..query_check import QueryCheckedRoute
 from ..writes import gate
 from ._shared import Caller, Engine
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(route_class=QueryCheckedRoute, tags=["tokens"])
 
 
 def _view(token) -> dict:
