@@ -143,6 +143,30 @@ def test_a_waiting_process_goes_before_one_that_would_barge_in(engine):
     newcomer._release()
 
 
+def test_the_kept_open_read_connection_sees_every_commit_at_once_and_survives_a_broken_connection(engine):
+    """On SQLite the token lookup and the inbox read on a connection the app keeps open: what other
+    connections commit (a case launched outside the API, a token revoked by the CLI) shows in the
+    very next request, and a connection that breaks is replaced without failing a request."""
+    from states.tokens import revoke_token
+    token, stored = create_token(engine.db, SCHOOL, "agency")
+    app = create_app(engine)
+    with ServerThread(app) as server:
+        headers = {"Authorization": f"Bearer {token}"}
+        before = httpx.get(f"{server.url}/api/v1/inbox", headers=headers).json()["total"]
+        _launch(engine)  # another connection commits a case with a task for this school
+        assert httpx.get(f"{server.url}/api/v1/inbox", headers=headers).json()["total"] == before + 1
+        kept = getattr(app.state, "statement_connection", None)
+        if engine.db.dialect.name == "sqlite":
+            assert kept is not None
+            kept.connection.dbapi_connection.close()  # the kept connection breaks
+        r = httpx.get(f"{server.url}/api/v1/inbox", headers=headers)
+        assert r.status_code == 200 and r.json()["total"] == before + 1
+        assert getattr(app.state, "statement_connection", None) is not kept or kept is None
+        revoke_token(engine.db, stored.prefix)  # as `qorgau token revoke` does, from its own connection
+        r = httpx.get(f"{server.url}/api/v1/inbox", headers=headers)
+        assert (r.status_code, r.json()["code"]) == (401, "unauthenticated")
+
+
 def test_the_api_loads_the_holiday_tables_at_start_not_at_the_first_fire(tmp_path):
     from states.calendar import Calendar
     calendar = Calendar.load()

@@ -212,20 +212,24 @@ async def run_statements(request, fn: Callable[..., Any], *args, **kwargs) -> An
     """`fn(conn, *args, **kwargs)`, reads that each stand alone in one statement
     (`states.db.single_statements`): on SQLite in the event loop, on a connection the app keeps open
     for them (no connection to check out, no transaction to begin and end: on the busiest paths,
-    the token lookup and the inbox, those cost more than the query); in the thread pool otherwise."""
+    the token lookup and the inbox, those cost more than the query); in the thread pool otherwise.
+    A store error drops the kept connection; the reads are tried once more on a fresh one.
+    `fn` must only read."""
     if not _inline(request):
         return await run_in_threadpool(_on_fresh_connection, request.app.state.engine.db, fn, args, kwargs)
     state = request.app.state
-    conn = getattr(state, "statement_connection", None)
-    if conn is None:
-        conn = state.statement_connection = single_statements(state.engine.db)
-    try:
-        return fn(conn, *args, **kwargs)
-    except SQLAlchemyError:  # the connection may be unusable: the next caller opens another
-        state.statement_connection = None
-        with suppress(Exception):
-            conn.close()
-        raise
+    for attempt in (1, 2):
+        conn = getattr(state, "statement_connection", None)
+        if conn is None:
+            conn = state.statement_connection = single_statements(state.engine.db)
+        try:
+            return fn(conn, *args, **kwargs)
+        except SQLAlchemyError:  # the connection may be unusable: reads are safe to try once more, on another
+            state.statement_connection = None
+            with suppress(Exception):
+                conn.close()
+            if attempt == 2:
+                raise
 
 
 def _on_fresh_connection(db, fn, args, kwargs):
