@@ -59,9 +59,13 @@ def test_sign_in_sets_a_strict_http_only_session_cookie(site, engine):
     page = client.get("/login")
     assert page.status_code == 200 and 'type="password"' in page.text
     assert "Content-Security-Policy" in page.headers and "script-src 'self'" in page.headers["Content-Security-Policy"]
-    secret, _ = create_token(engine.db, "kz-75.school-1", "agency")
+    secret, stored = create_token(engine.db, "kz-75.school-1", "agency")
+    assert stored.last_used_at is None
     r = client.post("/login", data={"csrf": csrf_of(page.text), "token": secret, "next": "/"})
     assert r.status_code == 303
+    from states.tokens import list_tokens
+    with engine.db.connect() as conn:  # signing in counts as a use of the token
+        assert next(t for t in list_tokens(conn) if t.id == stored.id).last_used_at is not None
     cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith(sessions.SESSION_COOKIE))
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
     assert secret not in cookie  # the session never carries the token itself
