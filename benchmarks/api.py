@@ -112,7 +112,7 @@ def run(port: int, refs: list[tuple[str, str]], tokens: dict[str, str], clients:
     request as soon as the last is answered, until `requests` are answered in all."""
     readers = list(tokens)
     queue = list(refs)
-    samples: list[tuple[str, float, int]] = []
+    samples: list[tuple[str, float, int, int]] = []  # (kind, seconds, status, client)
     per_client = requests // clients
     fire_body = json.dumps({"trigger": "assess", "version": 1, "data": ASSESS}).encode()
 
@@ -127,10 +127,10 @@ def run(port: int, refs: list[tuple[str, str]], tokens: dict[str, str], clients:
             if job is not None:
                 ref, school = job
                 status, _ = await conn.request("POST", f"/api/v1/cases/{ref}/fire", tokens[school], fire_body)
-                samples.append(("fire", time.perf_counter() - t0, status))
+                samples.append(("fire", time.perf_counter() - t0, status, seed_))
             else:
                 status, _ = await conn.request("GET", "/api/v1/inbox?limit=20", tokens[rnd.choice(readers)])
-                samples.append(("inbox", time.perf_counter() - t0, status))
+                samples.append(("inbox", time.perf_counter() - t0, status, seed_))
         conn.close()
 
     async def all_clients() -> float:
@@ -151,12 +151,15 @@ def run(port: int, refs: list[tuple[str, str]], tokens: dict[str, str], clients:
     all_ms = [s[1] for s in samples]
     by = {kind: [s[1] for s in samples if s[0] == kind] for kind in ("inbox", "fire")}
     errors = [s for s in samples if s[2] != 200]
+    client_p99 = [pct([s[1] for s in samples if s[3] == c], 0.99) for c in range(clients)]
     return {"clients": clients, "requests": len(samples), "seconds": round(elapsed, 2),
             "requests_per_s": round(len(samples) / elapsed, 1), "p50_ms": pct(all_ms, 0.50),
             "p99_ms": pct(all_ms, 0.99), "mean_ms": round(1000 * statistics.fmean(all_ms), 1),
             "inbox": {"n": len(by["inbox"]), "p50_ms": pct(by["inbox"], 0.5), "p99_ms": pct(by["inbox"], 0.99)},
             "fire": {"n": len(by["fire"]), "p50_ms": pct(by["fire"], 0.5), "p99_ms": pct(by["fire"], 0.99)},
-            "errors": len(errors)}
+            # each client's own p99, lowest and highest: far apart means some connections are served
+            # later than others (the server does not answer in arrival order)
+            "client_p99_ms": [min(client_p99), max(client_p99)], "errors": len(errors)}
 
 
 def main() -> None:
@@ -192,6 +195,7 @@ def main() -> None:
     print(f"  {result['requests_per_s']} requests/s; latency p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
           f"(inbox p99 {result['inbox']['p99_ms']} ms, fire p99 {result['fire']['p99_ms']} ms); "
           f"errors: {result['errors']}")
+    print(f"  each client's p99 between {result['client_p99_ms'][0]} and {result['client_p99_ms'][1]} ms")
     print(json.dumps(result))
 
 
