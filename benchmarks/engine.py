@@ -22,7 +22,6 @@ from sqlalchemy import Column, Integer, JSON, MetaData, String, Table, insert, s
 from algorithms.registry import Registry  # noqa: E402
 from states import tables as T  # noqa: E402
 from states.calendar import Calendar  # noqa: E402
-from states.clock import iso  # noqa: E402
 from states.db import make_engine  # noqa: E402
 from states.directory import Directory  # noqa: E402
 from states.store import open_engine  # noqa: E402
