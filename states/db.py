@@ -120,7 +120,13 @@ def single_statements(engine: Engine):
     snapshot per statement) and holds nothing once its rows are fetched. Cheap enough to keep open
     and run many short reads on, one caller at a time; every result must be fetched in full
     (`.first()`, `.one()`, `.all()`), or it would keep its snapshot."""
-    return engine.connect().execution_options(isolation_level="AUTOCOMMIT", qorgau_single=True)
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        # The driver is in autocommit already (isolation_level=None): only our BEGIN is to skip.
+        # Asking SQLAlchemy for AUTOCOMMIT here would, once the connection went back to the pool,
+        # "restore" the driver's implicit transactions, which this engine never uses.
+        return conn.execution_options(qorgau_single=True)
+    return conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

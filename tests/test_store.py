@@ -83,3 +83,23 @@ def test_two_sweepers_at_once_take_each_step_exactly_once(db_factory):
     assert system_events == due
     assert ensure == 2 * len(refs)  # police_check and collect_information escalated once each
     assert len(keys) == len(set(keys))
+
+
+def test_single_statement_reads_see_each_commit_and_leave_pooled_connections_as_they_were(engine):
+    """A `single_statements` connection holds no snapshot between its statements (each sees what
+    other connections committed before it), and once back in the pool it leaves the connection in
+    the mode the engine set (on SQLite: no implicit transactions; SQLAlchemy's AUTOCOMMIT option
+    would have switched them on when it "reset" the connection)."""
+    from sqlalchemy import func, select
+
+    from states import tables as T
+    from states.db import single_statements
+    count = select(func.count()).select_from(T.cases)
+    with single_statements(engine.db) as reads:
+        before = reads.execute(count).scalar_one()
+        engine.launch("violence-report", "KZ-75", "kz-75.school-1", BULLYING)
+        assert reads.execute(count).scalar_one() == before + 1
+    if engine.db.dialect.name == "sqlite":
+        for _ in range(engine.db.pool.size()):
+            with engine.db.connect() as conn:
+                assert conn.connection.driver_connection.isolation_level is None
