@@ -380,9 +380,10 @@ def _inbox_page(*where):
             .limit(bindparam("n")).offset(bindparam("skip")))
 
 
-_INBOX = {False: _inbox_page(), True: _inbox_page(_LATE)}  # by "overdue only"
+_FILTER = {False: (), True: (_LATE,)}  # by "overdue only"
+_INBOX = {late_only: _inbox_page(*where) for late_only, where in _FILTER.items()}
 _INBOX_COUNTS = {late_only: select(_count(*where).scalar_subquery(), _count(_LATE).scalar_subquery())
-                 for late_only, where in ((False, ()), (True, (_LATE,)))}
+                 for late_only, where in _FILTER.items()}
 
 
 def inbox(conn: Connection, body_id: str, registry, directory, *, now: datetime | None = None,

@@ -39,15 +39,10 @@ class UTCDateTime(TypeDecorator):
             return super().result_processor(dialect, coltype)
         # SQLite keeps the text SQLAlchemy wrote ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): parsed here in one
         # C call instead of SQLAlchemy's regular expression and a second pass (inbox rows carry two).
-        fromisoformat, utc = datetime.fromisoformat, timezone.utc
+        fromisoformat = datetime.fromisoformat
 
         def process(value):
-            if value is None:
-                return None
-            if isinstance(value, str):
-                parsed = fromisoformat(value)
-                return parsed.replace(tzinfo=utc) if parsed.tzinfo is None else parsed.astimezone(utc)
-            return self.process_result_value(value, dialect)
+            return self.process_result_value(fromisoformat(value) if isinstance(value, str) else value, dialect)
         return process
 
 

@@ -5,7 +5,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from states.clock import utcnow
-from states.tokens import find_active_on, needs_touch, touch
+from states.tokens import Token, find_active_on, needs_touch, touch
 
 from .access import Principal
 from .errors import ApiError
@@ -21,22 +21,27 @@ async def get_engine(request: Request):
     return request.app.state.engine
 
 
+async def active_token(request: Request, secret: str) -> Token | None:
+    """The active token whose secret this is, or None; records its use (`last_used_at`, once a minute).
+    The lookup (one statement) and the write run where the store's work runs (writes.py: in the event
+    loop on SQLite, the write behind the write gate; in the thread pool on PostgreSQL)."""
+    token = await run_statements(request, find_active_on, secret)
+    now = utcnow()
+    if token is not None and needs_touch(token, now):
+        await run_write(request, touch, request.app.state.engine.db, token, now)
+    return token
+
+
 async def current_principal(request: Request,
                             credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-    """The caller, or 401 `unauthenticated` (no token, an unknown or a revoked one). The lookup (one
-    statement) and the once-a-minute `last_used_at` write run where the store's work runs (writes.py:
-    in the event loop on SQLite, in the thread pool on PostgreSQL)."""
+    """The caller, or 401 `unauthenticated` (no token, an unknown or a revoked one)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthenticated", "send `Authorization: Bearer <token>`; "
                                                "create a token with `qorgau token create`")
-    engine = request.app.state.engine
-    token = await run_statements(request, find_active_on, credentials.credentials)
+    token = await active_token(request, credentials.credentials)
     if token is None:
         raise ApiError(401, "unauthenticated", "unknown or revoked token")
-    now = utcnow()
-    if needs_touch(token, now):
-        await run_write(request, touch, engine.db, token, now)
-    body = engine.svc.directory.find(token.body_id)
+    body = request.app.state.engine.svc.directory.find(token.body_id)
     if body is None:
         raise ApiError(401, "unauthenticated", f"the token's body {token.body_id} is no longer in the directory")
     return Principal(token_id=token.id, prefix=token.prefix, role=token.role, body=body)

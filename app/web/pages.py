@@ -24,15 +24,15 @@ from starlette.responses import RedirectResponse, Response
 
 from app.api.access import (AUDIT, COMPLIANCE, FIRE, INBOX, LAUNCH, Principal, check_case, check_launch,
                             check_personal, compliance_region, scope_for)
+from app.api.auth import active_token
 from app.api.errors import ApiError
-from app.api.writes import run_statements, run_write
+from app.api.writes import run_write
 from states import tables as T
 from states.calendar import KZ_TZ
 from states.clock import utcnow
 from states.errors import RuleViolation
 from states.queries import (case_detail, descendants, history, inbox as inbox_query, list_cases, load_case_row,
                             replay_at, task_actions)
-from states.tokens import find_active_on, needs_touch, touch
 
 from . import cartogram, forms, i18n, session as sessions
 from .render import left_or_late, local_input, local_text, render
@@ -209,10 +209,7 @@ async def login(request: Request) -> Response:
                                                     _one(form, "csrf")):
         return _error(ctx, 403, i18n.t("error.csrf", ctx.lang))
     engine = ctx.engine
-    token = await run_statements(request, find_active_on, _one(form, "token").strip())
-    now = utcnow()
-    if token is not None and needs_touch(token, now):  # a write: behind the gate, never waiting in the loop
-        await run_write(request, touch, engine.db, token, now)
+    token = await active_token(request, _one(form, "token").strip())
     body = engine.svc.directory.find(token.body_id) if token is not None else None
     if token is None or body is None:
         fresh = secrets.token_urlsafe(24)
