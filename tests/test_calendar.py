@@ -103,6 +103,24 @@ def test_task_opened_on_new_year_is_due_on_the_first_working_day_after_it(cal):
     assert cal.due("working_days", 0, kz(date(2026, 1, 1), 9)) == at_18(date(2026, 1, 5))
 
 
+def test_constitution_day_moves_to_15_march_from_2027_so_31_august_2026_is_a_working_day(cal):
+    # The new Constitution (in force from 1 July 2026) moves Constitution Day from 30 August to
+    # 15 March from 2027; 2026 has none, so Monday 31 August 2026 is not an observed day off.
+    import holidays
+    assert "Constitution Day" in holidays.KZ(years=[2027], language="en_US").get_list(date(2027, 3, 15))
+    assert cal.is_working_day(date(2026, 8, 31))
+    assert cal.due("working_days", 1, kz(date(2026, 8, 28), 10)) == at_18(date(2026, 8, 31))
+    # 15 March 2027 is a Monday.
+    assert not cal.is_working_day(date(2027, 3, 15))
+    assert cal.due("working_days", 1, kz(date(2027, 3, 12), 10)) == at_18(date(2027, 3, 16))
+
+
+def test_shipped_transfers_file_says_31_august_2026_is_worked():
+    data = yaml.safe_load(kzcal.SHIPPED_TRANSFERS.read_text("utf-8"))
+    assert date(2026, 8, 31) in data["working_days"]
+    assert date(2026, 8, 31) not in (data["days_off"] or [])
+
+
 # --- transfers of days off ---------------------------------------------------------------------
 
 def test_a_working_saturday_declared_by_transfer_counts_as_a_working_day(cal):
