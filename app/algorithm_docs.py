@@ -222,7 +222,8 @@ def _ordinal(n: int) -> str:
 
 
 def deadline_words(rule: Deadline) -> str:
-    """`{working_days: 3}` -> "3 working days"; `{day_of_next_month: 10}` -> "10th of the month after the period"."""
+    """`{working_days: 3}` -> "3 working days"; `{day_of_next_month: 10}` -> "10th of the month after the period";
+    `{working_day_before_day_of_next_month: 10}` -> "the last working day before the 10th of the month after the period"."""
     n = rule.amount
     if rule.unit == "hours":
         return _plural(n, "hour")
@@ -232,6 +233,8 @@ def deadline_words(rule: Deadline) -> str:
         return _plural(n, "day")
     if rule.unit == "months":
         return _plural(n, "month")
+    if rule.unit == "working_day_before_day_of_next_month":
+        return f"the last working day before the {_ordinal(n)} of the month after the period"
     return f"{_ordinal(n)} of the month after the period"
 
 

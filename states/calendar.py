@@ -32,7 +32,8 @@ from typing import Iterable
 import yaml
 
 KZ_TZ = timezone(timedelta(hours=5))
-DEADLINE_UNITS = ("hours", "working_days", "days", "months", "day_of_next_month")
+DEADLINE_UNITS = ("hours", "working_days", "days", "months", "day_of_next_month",
+                  "working_day_before_day_of_next_month")
 WORKDAY_END = time(18, 0)
 TRANSFERS_ENV = "QORGAU_CALENDAR_TRANSFERS"
 # Found next to this package rather than through importlib.resources: `algorithms` may resolve
@@ -58,6 +59,12 @@ def _add_months(d: date, months: int, day: int) -> date:
     years, month0 = divmod(d.month - 1 + months, 12)
     year, month = d.year + years, month0 + 1
     return date(year, month, min(day, _month_calendar.monthrange(year, month)[1]))
+
+
+def _day_of_month(unit: str, n: int) -> int:
+    if not 1 <= n <= 31:
+        raise ValueError(f"deadline {unit}: expected a day 1..31, got {n}")
+    return n
 
 
 def _as_date(value: object, where: str) -> date:
@@ -173,6 +180,13 @@ class Calendar:
             d += timedelta(days=1)
         return d
 
+    def last_working_day_before(self, d: date) -> date:
+        """The last working day strictly before `d`."""
+        d -= timedelta(days=1)
+        while not self.is_working_day(d):
+            d -= timedelta(days=1)
+        return d
+
     def nth_working_day_after(self, d: date, n: int) -> date:
         """The n-th working day strictly after `d` (n >= 1)."""
         if n < 1:
@@ -191,8 +205,10 @@ class Calendar:
             period_end: date | None = None) -> datetime:
         """When a task opened at `opened_at` falls due under the rule `{unit: n}` (UTC-aware).
 
-        `period_end` (last day of the reporting period) is used by `day_of_next_month` only;
-        it defaults to the local date of `opened_at`.
+        `period_end` (last day of the reporting period) is used by the two `..._of_next_month` units
+        only; it defaults to the local date of `opened_at`. `day_of_next_month: 10` is "no later than
+        the 10th" (decree §2.2): the 10th, moved forward to a working day. `working_day_before_day_of_next_month:
+        10` is "before the 10th" (§3, "до 10 числа"): the last working day before the 10th.
         """
         if unit not in DEADLINE_UNITS:
             raise ValueError(
@@ -212,11 +228,13 @@ class Calendar:
             day = self.next_working_day_on_or_after(today + timedelta(days=n))
         elif unit == "months":
             day = self.next_working_day_on_or_after(_add_months(today, n, today.day))
-        else:  # day_of_next_month
-            if not 1 <= n <= 31:
-                raise ValueError(f"deadline day_of_next_month: expected a day 1..31, got {n}")
+        elif unit == "day_of_next_month":
             end = period_end if period_end is not None else today
-            day = self.next_working_day_on_or_after(_add_months(end, 1, n))
+            day = self.next_working_day_on_or_after(_add_months(end, 1, _day_of_month(unit, n)))
+        else:  # working_day_before_day_of_next_month
+            end = period_end if period_end is not None else today
+            # Counted from the 1st, so "before the 31st" of a 30-day month is on or before its 30th.
+            day = self.last_working_day_before(_add_months(end, 1, 1) + timedelta(days=_day_of_month(unit, n) - 1))
         return self.at_local(day, WORKDAY_END.hour, WORKDAY_END.minute)
 
 

@@ -380,3 +380,54 @@ def test_far_years_are_loaded_on_demand(cal):
     # 16 December 2040 is a Sunday: Monday 17 December is off.
     assert not cal.is_working_day(date(2040, 12, 17))
     assert cal.is_working_day(date(2040, 12, 18))
+
+
+# --- "before the 10th": the half-year consolidated report (decree §3, "до 10 числа") ---------------
+
+def test_a_half_year_report_is_due_on_the_last_working_day_before_the_10th(cal):
+    # 2026-H1 ends 30 June; Thursday 9 July 2026 is a working day, the last one before the 10th.
+    due = cal.due("working_day_before_day_of_next_month", 10, kz(date(2026, 7, 1), 9), date(2026, 6, 30))
+    assert due == at_18(date(2026, 7, 9))
+
+
+def test_before_the_10th_steps_back_over_a_weekend(cal):
+    # 2026-H2: Saturday 9 January 2027, so Friday the 8th (Orthodox Christmas is Thursday the 7th).
+    due = cal.due("working_day_before_day_of_next_month", 10, kz(date(2027, 1, 4), 9), date(2026, 12, 31))
+    assert due == at_18(date(2027, 1, 8))
+
+
+def test_before_the_10th_steps_back_over_a_weekend_and_a_holiday(cal):
+    # 2027-H2: 9 January 2028 is a Sunday, the 8th a Saturday, Friday the 7th Orthodox Christmas.
+    due = cal.due("working_day_before_day_of_next_month", 10, kz(date(2028, 1, 3), 9), date(2027, 12, 31))
+    assert due == at_18(date(2028, 1, 6))
+
+
+def test_no_later_than_the_10th_and_before_the_10th_differ(cal):
+    # The quarterly report may come on the 10th itself (moved forward to a working day), the
+    # consolidated one must come before it: 2025-Q4 by Monday 12 January 2026, 2025-H2 by Friday the 9th.
+    opened = kz(date(2026, 1, 5), 9)
+    assert cal.due("day_of_next_month", 10, opened, date(2025, 12, 31)) == at_18(date(2026, 1, 12))
+    assert cal.due("working_day_before_day_of_next_month", 10, opened, date(2025, 12, 31)) == at_18(date(2026, 1, 9))
+
+
+def test_before_a_day_past_the_months_end_is_its_last_working_day(cal):
+    # "Before the 31st" of April (30 days) is on or before 30 April 2026, a Thursday.
+    due = cal.due("working_day_before_day_of_next_month", 31, kz(MON, 9), date(2026, 3, 31))
+    assert due == at_18(date(2026, 4, 30))
+
+
+def test_before_day_zero_of_next_month_is_rejected(cal):
+    with pytest.raises(ValueError, match="working_day_before_day_of_next_month"):
+        cal.due("working_day_before_day_of_next_month", 0, kz(MON, 10))
+
+
+def test_last_working_day_before_skips_days_off(cal):
+    assert cal.last_working_day_before(NEXT_MON) == FRI
+    assert cal.last_working_day_before(TUE) == MON
+
+
+def test_the_generated_docs_say_before_the_10th():
+    from algorithms.schema import Deadline
+    from app.algorithm_docs import deadline_words
+    assert (deadline_words(Deadline(working_day_before_day_of_next_month=10))
+            == "the last working day before the 10th of the month after the period")
