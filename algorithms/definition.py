@@ -8,6 +8,7 @@ from typing import Any
 from .schema import AlgorithmSpec, StateSpec, TaskSpec, TransitionSpec, TriggerSpec
 
 SAME = "same"
+RETURN = "return"  # back to the state from which the case entered its current one
 NON_FINAL = "non_final"
 ANY = "any"
 
@@ -20,6 +21,7 @@ class Edge:
     dest: str
     spec: TransitionSpec
     index: int  # order within the trigger; the first edge whose guard holds wins
+    returns_to: str | None = None  # a `return` edge: taken only if the case came from `dest`
 
     @property
     def internal(self) -> bool:
@@ -75,15 +77,33 @@ class Definition:
 
     @cached_property
     def edges(self) -> dict[str, list[Edge]]:
-        """Trigger name -> its concrete edges, in the order they are tried."""
+        """Trigger name -> its concrete edges, in the order they are tried. A `return` transition
+        becomes one edge per state that leads into its source, each taken only by a case that came
+        from there."""
+        plain = {(e.source, e.dest) for trig_edges in self._plain_edges().values() for e in trig_edges}
         result: dict[str, list[Edge]] = {}
         for name, trig in self.spec.triggers.items():
             edges: list[Edge] = []
             for i, tr in enumerate(trig.transitions):
                 for src in self.expand_sources(tr):
-                    edges.append(Edge(name, src, tr.to, tr, i))
+                    if tr.to != RETURN:
+                        edges.append(Edge(name, src, tr.to, tr, i))
+                        continue
+                    for origin in self.spec.states:
+                        if origin != src and (origin, src) in plain:
+                            edges.append(Edge(name, src, origin, tr, i, returns_to=origin))
             result[name] = edges
         return result
+
+    def _plain_edges(self) -> dict[str, list[Edge]]:
+        return {name: [Edge(name, src, tr.to, tr, i)
+                       for i, tr in enumerate(trig.transitions) if tr.to not in (RETURN, SAME)
+                       for src in self.expand_sources(tr)]
+                for name, trig in self.spec.triggers.items()}
+
+    def return_origins(self, state: str) -> list[str]:
+        """The states a `return` out of `state` may lead back to."""
+        return [e.dest for edges in self.edges.values() for e in edges if e.source == state and e.returns_to]
 
     def edges_from(self, trigger: str, state: str) -> list[Edge]:
         return [e for e in self.edges.get(trigger, []) if e.source == state]

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from .definition import ANY, NON_FINAL, SAME, Definition
+from .definition import ANY, NON_FINAL, RETURN, SAME, Definition
 from .schema import BODY_TYPES, TEMPLATES, AlgorithmSpec, Guard, NotifySpec, TaskSpec
 from .yaml_lines import LocatedYaml, YamlSyntaxError, load_located
 
@@ -23,6 +23,7 @@ COMMON_FILE = ALGORITHMS_DIR / "common.yaml"
 CASE_BUILTINS = {"state", "outcome", "region", "critical"}
 SPECIAL_ACTORS = {"system", "any_bound"}
 SPECIAL_RECIPIENTS = {"all_bound", "assignee", "assignee.parent"}
+LADDER_RECIPIENTS = {"assignee", "assignee.parent", "assignee.top", "assignee.line_ministry"}
 
 
 class DefinitionError(ValueError):
@@ -38,21 +39,76 @@ def content_hash(raw: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+COMMON_SECTIONS = ("ladders", "task_kinds", "triggers")
+COMMON_SETTINGS = ("subordination",)  # top-level settings a common file gives every definition using it
+
+
 def load_common(path: Path = COMMON_FILE) -> LocatedYaml:
-    return load_located(path)
+    """A common file; one that `extends` another is that file with its own entries laid over it
+    (an entry of the same name replaces the base's whole)."""
+    doc = load_located(path)
+    base_name = doc.data.get("extends") if isinstance(doc.data, dict) else None
+    if not base_name:
+        return doc
+    base = load_common(Path(path).parent / base_name)
+    data = {k: copy.deepcopy(v) for k, v in base.data.items()}
+    for key, value in doc.data.items():
+        if key == "extends":
+            continue
+        if key in COMMON_SECTIONS:
+            data[key] = {**(data.get(key) or {}), **copy.deepcopy(value or {})}
+        else:
+            data[key] = copy.deepcopy(value)
+    lines = {**base.lines, **doc.lines}
+    return LocatedYaml(doc.file, data, lines)
+
+
+def _common_for(doc: LocatedYaml, default: LocatedYaml | None, problems: list[str]) -> LocatedYaml:
+    """The common file a definition names (`common: {file: ...}`), else the shipped one."""
+    use = doc.data.get("common") if isinstance(doc.data.get("common"), dict) else {}
+    name = use.get("file")
+    if not name:
+        return default or load_common()
+    path = Path(doc.file).parent / str(name)
+    if not path.exists():
+        path = ALGORITHMS_DIR / str(name)
+    try:
+        return load_common(path)
+    except (OSError, YamlSyntaxError) as exc:
+        problems.append(f"{doc.where(('common', 'file'))}: cannot read common file {name!r}: {exc}")
+        return default or load_common()
 
 
 def _merge_common(doc: LocatedYaml, common: LocatedYaml, problems: list[str]) -> dict[str, Any]:
     data = copy.deepcopy(doc.data)
-    for section in ("ladders", "task_kinds", "triggers"):
+    use = data.get("common") if isinstance(data.get("common"), dict) else {}
+    omit = set(use.get("omit") or [])
+    amend = use.get("amend") or {}
+    common_triggers = common.data.get("triggers") or {}
+    for i, name in enumerate(use.get("omit") or []):
+        if name not in common_triggers:
+            problems.append(f"{doc.where(('common', 'omit', i))}: omits {name!r}, which {common.file} does not define")
+    for name in amend:
+        if name not in common_triggers or name in omit:
+            problems.append(f"{doc.where(('common', 'amend', name))}: amends {name!r}, which is not a trigger "
+                            f"taken from {common.file}")
+    for section in COMMON_SECTIONS:
         mine = data.setdefault(section, {}) or {}
         for name, value in (common.data.get(section) or {}).items():
+            if section == "triggers" and name in omit:
+                continue
             if name in mine:
                 problems.append(f"{doc.where((section, name))}: {section[:-1]} {name!r} is defined in "
                                 f"{common.file} and may not be redefined")
                 continue
-            mine[name] = copy.deepcopy(value)
+            value = copy.deepcopy(value)
+            if section == "triggers" and isinstance(amend.get(name), dict):
+                value.update({k: copy.deepcopy(v) for k, v in amend[name].items() if v is not None})
+            mine[name] = value
         data[section] = mine
+    for key in COMMON_SETTINGS:
+        if key in common.data and key not in data:
+            data[key] = copy.deepcopy(common.data[key])
     return data
 
 
@@ -62,14 +118,17 @@ def load_definition(path: str | Path, common: LocatedYaml | None = None,
     algorithm (deployment settings); they become part of the pinned content hash."""
     try:
         doc = load_located(path)
-        common = common or load_common()
     except YamlSyntaxError as exc:
         raise DefinitionError([str(exc)]) from None
     if not isinstance(doc.data, dict):
         raise DefinitionError([f"{doc.file}:1: a definition must be a mapping"])
     problems: list[str] = []
+    try:
+        common = _common_for(doc, common, problems)
+    except YamlSyntaxError as exc:
+        raise DefinitionError([str(exc)]) from None
     data = _merge_common(doc, common, problems)
-    common_triggers = frozenset((common.data.get("triggers") or {}).keys())
+    common_triggers = frozenset((common.data.get("triggers") or {}).keys()) & frozenset(data["triggers"])
     base_hash = content_hash(data)
     if overrides:
         _apply_overrides(data, overrides, doc, problems)
@@ -115,6 +174,11 @@ def _apply_overrides(data: dict, overrides: dict[str, dict[str, int]], doc: Loca
         visit([t["open_task"] for t in state.get("timers") or [] if t.get("open_task")])
     for trig in (data.get("triggers") or {}).values():
         visit(trig.get("opens"))
+    late = (data.get("launch") or {}).get("late")
+    if isinstance(late, dict) and late.get("record") in overrides:
+        late["after"] = dict(overrides[late["record"]])
+        late["source"] = f"deployment override (was: {late.get('source', 'suggested default')})"
+        found.add(late["record"])
     for kind in set(overrides) - found:
         problems.append(f"{doc.file}:1: deadline override for unknown task kind {kind!r}")
 
@@ -132,7 +196,8 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
     launch_fields = {k for k, f in spec.launch.data.items() if f.type != "child"}
     recorded = {target for t in spec.triggers.values() for target in t.recorded().values()}
     counters = {c for t in spec.triggers.values() for c in t.count}
-    case_fields = launch_fields | recorded | counters | CASE_BUILTINS
+    late = spec.launch.late
+    case_fields = launch_fields | recorded | counters | CASE_BUILTINS | ({late.record} if late else set())
     timer_names = set(d.timers_by_name)
 
     def at(path: tuple) -> str:
@@ -162,6 +227,15 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
         for trig in guard.entered_by or []:
             if trig != "launch" and trig not in spec.triggers:
                 problems.append(f"{at(path)}: entered_by names unknown trigger {trig!r}")
+        named = []
+        if guard.event is not None:
+            named = [("event", "trigger", t) for t in guard.event.trigger] + \
+                    [("event", "since", t) for t in guard.event.since]
+        if guard.elapsed_since_event is not None:
+            named += [("elapsed_since_event", "trigger", t) for t in guard.elapsed_since_event.trigger]
+        for form, key, trig in named:
+            if trig != "launch" and trig not in spec.triggers:
+                problems.append(f"{at(path + (form, key))}: {form} names unknown trigger {trig!r}")
 
     def check_body(body: str, path: tuple) -> None:
         if body not in body_like:
@@ -187,6 +261,21 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
                     problems.append(f"{at(path + (i, 'to', j))}: unknown body type {to!r}")
             check_guard(n.when, path + (i, "when"), data_fields)
 
+    def check_fields(fields: dict, path: tuple) -> None:
+        for fname, fspec in fields.items():
+            check_guard(fspec.required_when, path + (fname, "required_when"), set(fields))
+            if fspec.required_when is not None and fspec.required_when.field is None and not (
+                    fspec.required_when.all or fspec.required_when.any or fspec.required_when.not_):
+                problems.append(f"{at(path + (fname, 'required_when'))}: required_when reads the data's fields only")
+
+    # ladders
+    for lname, ladder in spec.ladders.items():
+        for i, step in enumerate(ladder.steps):
+            for j, token in enumerate(step.to or []):
+                if token not in LADDER_RECIPIENTS and token not in body_like:
+                    problems.append(f"{at(('ladders', lname, 'steps', i, 'to', j))}: unknown recipient {token!r} "
+                                    f"(use {', '.join(sorted(LADDER_RECIPIENTS))} or a body type)")
+
     # roles
     for name, role in spec.roles.items():
         if name in BODY_TYPES:
@@ -208,6 +297,15 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
         check_state(route.to, ("launch", "routes", i, "to"))
         check_guard(route.when, ("launch", "routes", i, "when"), launch_fields)
     check_notify(spec.launch.notify, ("launch", "notify"), launch_fields)
+    check_fields(spec.launch.data, ("launch", "data"))
+    if late is not None:
+        source = spec.launch.data.get(late.from_)
+        if source is None or source.type != "datetime":
+            problems.append(f"{at(('launch', 'late', 'from'))}: late counts from a datetime launch field; "
+                            f"{late.from_!r} is not one")
+        if late.record in launch_fields | recorded:
+            problems.append(f"{at(('launch', 'late', 'record'))}: late records into {late.record!r}, "
+                            "which is already a field")
     for i, name in enumerate(spec.launch.unique):
         if name not in launch_fields:
             problems.append(f"{at(('launch', 'unique', i))}: unique names undeclared field {name!r}")
@@ -218,6 +316,9 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
             check_task(task, ("states", name, "tasks", i), set())
         for i, timer in enumerate(st.timers):
             path = ("states", name, "timers", i)
+            for j, trig in enumerate(timer.anchor):
+                if trig not in spec.triggers:
+                    problems.append(f"{at(path + ('anchor', j))}: timer anchored to unknown trigger {trig!r}")
             if timer.fire:
                 trig = spec.triggers.get(timer.fire)
                 if trig is None:
@@ -239,12 +340,21 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
         for i, actor in enumerate(trig.actors):
             if actor not in body_like | SPECIAL_ACTORS:
                 problems.append(f"{at(path + ('actors', i))}: unknown body type {actor!r}")
+            elif trig.decision and actor in SPECIAL_ACTORS:
+                problems.append(f"{at(path + ('actors', i))}: a decision is taken by a named body type, "
+                                f"not by {actor!r}")
+        check_fields(trig.data, path + ("data",))
         for i, tr in enumerate(trig.transitions):
             for src in tr.sources():
                 check_state(src, path + ("transitions", i, "from"), allow=(NON_FINAL, ANY))
             for ex in tr.except_:
                 check_state(ex, path + ("transitions", i, "except"))
-            check_state(tr.to, path + ("transitions", i, "to"), allow=(SAME,))
+            check_state(tr.to, path + ("transitions", i, "to"), allow=(SAME, RETURN))
+            if tr.to == RETURN:
+                for src in d.expand_sources(tr):
+                    if not any(e.source == src and e.returns_to for e in d.edges[name]):
+                        problems.append(f"{at(path + ('transitions', i, 'to'))}: `return` from {src!r}, "
+                                        "but no transition leads into that state")
             check_guard(tr.when, path + ("transitions", i, "when"), fields)
             if tr.outcome is not None and tr.outcome not in spec.outcomes:
                 problems.append(f"{at(path + ('transitions', i, 'outcome'))}: unknown outcome {tr.outcome!r} (declare it under outcomes)")
@@ -268,6 +378,8 @@ def _check(d: Definition, doc: LocatedYaml, common: LocatedYaml) -> list[str]:
             check_guard(sp.when, path + ("spawn", i, "when"), fields)
             for j, (target, src) in enumerate(sp.copy_.items()):
                 scope, _, fname = src.partition(".")
+                if src == "event.at":
+                    continue  # the spawning event's time
                 if (scope == "case" and fname not in case_fields) or (scope == "data" and fname not in fields) or scope not in ("case", "data"):
                     problems.append(f"{at(path + ('spawn', i, 'copy', target))}: copy from undeclared field {src!r}")
         for i, fname in enumerate(trig.recorded()):

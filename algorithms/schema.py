@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DEADLINE_UNITS = ("hours", "working_days", "days", "months", "day_of_next_month")
+DEADLINE_UNITS = ("hours", "working_days", "days", "months", "day_of_next_month",
+                  "working_day_before_day_of_next_month")
 TEMPLATES = (
     "case_opened", "task_assigned", "reminder", "overdue", "escalation",
     "escalation_critical", "decision", "case_transferred", "case_closed", "report_due",
@@ -19,12 +20,13 @@ BODY_TYPES = (
     "school", "education_department", "guardianship", "police", "health", "psych_center",
     "social_services", "kdn", "consilium", "interagency_group", "hotline", "akimat",
     "ministry_education", "ministry_health", "ministry_interior", "ministry_labour",
-    "government_office", "republic_body",
+    "government_office", "republic_body", "health_department", "social_department",
 )
 REPUBLIC_TYPES = ("ministry_education", "ministry_health", "ministry_interior", "ministry_labour",
                   "government_office")
 FIELD_TYPES = ("string", "text", "bool", "int", "enum", "list", "object_list", "body_id",
-               "body_ref", "case_ref", "region", "child", "date", "period", "plan_measure")
+               "body_ref", "case_ref", "region", "child", "date", "period", "plan_measure",
+               "datetime", "registry_number")
 ERROR_CODES = ("unknown_case", "unknown_trigger", "invalid_transition", "forbidden",
                "invalid_data", "guard_failed", "conflict")
 
@@ -46,6 +48,8 @@ class Deadline(Strict):
     days: int | None = Field(None, ge=0)
     months: int | None = Field(None, ge=0)
     day_of_next_month: int | None = Field(None, ge=1, le=31)
+    # 18:00 of the last working day before day D of the month after the period ("до 10 числа").
+    working_day_before_day_of_next_month: int | None = Field(None, ge=1, le=31)
     when: "Guard | None" = None
 
     @model_validator(mode="after")
@@ -72,7 +76,10 @@ class Guard(Strict):
     """A declarative condition. One form per guard:
     `{field, equals|not_equals|in|not_in|gt|gte|lt|lte|is_set}`, `{all: [...]}`, `{any: [...]}`,
     `{not: guard}`, `{elapsed_in_state: {at_least|at_most: deadline}}`,
-    `{elapsed_since_closed: {...}}`, `{task_open: "kind"}`, `{entered_by: [trigger|launch]}`.
+    `{elapsed_since_closed: {...}}`, `{task_open: "kind"}`, `{entered_by: [trigger|launch]}`,
+    `{event: {trigger: [...], since: [...]}}` (the case's history holds such an event, after the latest
+    `since` event if named), `{elapsed_since_event: {trigger: [...], at_least|at_most: deadline}}` (time
+    since the latest event of those triggers).
     `field` is `case.NAME` (case data, or state/outcome/region) or `data.NAME` (the trigger's data)."""
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     field: str | None = None
@@ -93,6 +100,8 @@ class Guard(Strict):
     elapsed_since_closed: "Elapsed | None" = None
     task_open: str | None = None
     entered_by: list[str] | None = None
+    event: "EventFilter | None" = None
+    elapsed_since_event: "ElapsedSinceEvent | None" = None
     message: str | None = None
 
     @model_validator(mode="before")
@@ -109,7 +118,8 @@ class Guard(Strict):
         ops = [k for k in ("equals", "not_equals", "in_", "not_in", "gt", "gte", "lt", "lte", "is_set", "matches")
                if getattr(self, k) is not None]
         forms = [k for k in ("all", "any", "not_", "elapsed_in_state", "elapsed_since_closed",
-                             "task_open", "entered_by") if getattr(self, k) is not None]
+                             "task_open", "entered_by", "event", "elapsed_since_event")
+                 if getattr(self, k) is not None]
         if self.field is not None:
             if len(ops) != 1 or forms:
                 raise ValueError("a field guard needs exactly one comparison "
@@ -118,7 +128,8 @@ class Guard(Strict):
                 raise ValueError(f"guard field {self.field!r} must start with 'case.' or 'data.'")
         elif len(forms) != 1 or ops:
             raise ValueError("a guard needs `field` with one comparison, or exactly one of "
-                             "all, any, not, elapsed_in_state, elapsed_since_closed, task_open, entered_by")
+                             "all, any, not, elapsed_in_state, elapsed_since_closed, task_open, entered_by, "
+                             "event, elapsed_since_event")
         return self
 
 
@@ -133,6 +144,16 @@ class Elapsed(Strict):
         return self
 
 
+class EventFilter(Strict):
+    """Events of the case's own history: those of `trigger`, after the latest of `since` if given."""
+    trigger: list[str] = Field(min_length=1)
+    since: list[str] = []
+
+
+class ElapsedSinceEvent(Elapsed):
+    trigger: list[str] = Field(min_length=1)
+
+
 class FieldSpec(Strict):
     type: Literal[FIELD_TYPES]  # type: ignore[valid-type]
     required: bool = False
@@ -145,6 +166,12 @@ class FieldSpec(Strict):
     non_empty: bool = False
     body_type: str | None = None
     items: dict[str, "FieldSpec"] | None = None
+    # Required only when this guard on the trigger's data holds (e.g. `register` unless no offence).
+    required_when: Guard | None = None
+    # A date-time that lies in the past, at most this long before the moment of the call.
+    within_past: Deadline | None = None
+    # A `period` that some plan catalogue's span must cover (plan-reporting, version 2).
+    within_plan: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> "FieldSpec":
@@ -152,6 +179,12 @@ class FieldSpec(Strict):
             raise ValueError("an enum field needs `values`")
         if self.type == "object_list" and not self.items:
             raise ValueError("an object_list field needs `items`")
+        if self.within_past is not None and self.type != "datetime":
+            raise ValueError("`within_past` applies to a datetime field")
+        if self.within_plan and self.type != "period":
+            raise ValueError("`within_plan` applies to a period field")
+        if self.required_when is not None and self.required:
+            raise ValueError("a field is either `required` or `required_when`, not both")
         return self
 
 
@@ -178,6 +211,9 @@ class NotifySpec(Strict):
 class TimerSpec(Strict):
     name: str
     after: Deadline
+    # The clock runs from the latest event of these triggers (or of a trigger that restarts the
+    # timer), not from the entry into the state: leaving and re-entering does not restart it.
+    anchor: list[str] = []
     fire: str | None = None
     open_task: TaskSpec | None = None
     source: str | None = None
@@ -200,6 +236,8 @@ class StateSpec(Strict):
 
 
 class TransitionSpec(Strict):
+    """`to` is a state, `same` (internal) or `return`: back to the state from which the case
+    entered the one it is in."""
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     from_: str | list[str] = Field(alias="from")
     to: str
@@ -233,6 +271,7 @@ class OpensEach(Strict):
 
 
 class TriggerSpec(Strict):
+    """`decision`: a legal decision of the body bound in one of `actors`; no supervisor may take it."""
     title: Titles
 
     def recorded(self) -> dict[str, str]:
@@ -255,6 +294,17 @@ class TriggerSpec(Strict):
     record: list[str] | dict[str, str] = []  # data fields kept in the case's data (as `field: case_field`)
     count: list[str] = []  # case counters this trigger increments
     effect: Literal["transfer", "link", "missing_reports"] | None = None
+    decision: bool = False
+    source: str | None = None
+
+
+class LateSpec(Strict):
+    """A launch later than `after` since the moment in launch field `from` is recorded as late
+    (case field `record`, true or false; the launch event says by how much)."""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: str = Field(alias="from")
+    after: Deadline
+    record: str
     source: str | None = None
 
 
@@ -265,6 +315,7 @@ class LaunchSpec(Strict):
     routes: list[TransitionSpec] = []
     notify: list[NotifySpec] = []
     unique: list[str] = []
+    late: LateSpec | None = None
 
     @model_validator(mode="after")
     def _initial_or_routes(self) -> "LaunchSpec":
@@ -274,9 +325,13 @@ class LaunchSpec(Strict):
 
 
 class LadderStep(Strict):
+    """`to`: who is told (and, at `escalation`, who gets `ensure_completion`): `assignee`,
+    `assignee.parent`, `assignee.top` (the top of its chain), `assignee.line_ministry`, or a body
+    type bound to the case such as `akimat`. Without `to`, version 1's recipients."""
     step: Literal["reminder", "overdue", "escalation", "critical"]
     at: Any
     ensure_completion: Deadline | None = None
+    to: list[str] | None = None
 
 
 class LadderSpec(Strict):
@@ -308,10 +363,27 @@ class RoleSpec(Strict):
         return self
 
 
+class CommonUse(Strict):
+    """How a definition takes the cross-cutting triggers of its common file: `omit` some, `amend`
+    the actors (and decision flag) of others."""
+    file: str = "common.yaml"
+    omit: list[str] = []
+    amend: dict[str, "TriggerAmendment"] = {}
+
+
+class TriggerAmendment(Strict):
+    actors: list[str] | None = None
+    decision: bool | None = None
+
+
 class AlgorithmSpec(Strict):
-    """One algorithm at one version, as written in its YAML file (plus `common.yaml`)."""
+    """One algorithm at one version, as written in its YAML file (plus its common file)."""
     id: str
     version: int = Field(ge=1)
+    common: CommonUse | None = None
+    # Who answers to whom in escalations: `spec_2023` (the parent types version 1 was written for)
+    # or `directory` (the directory's own parents: the line of subordination, version 2 rule C1).
+    subordination: Literal["spec_2023", "directory"] = "spec_2023"
     title: Titles
     reference_prefix: str = Field(pattern=r"^[A-Z]{2,4}$")
     sources: list[str] = []
@@ -331,6 +403,7 @@ class AlgorithmSpec(Strict):
         return states
 
 
+CommonUse.model_rebuild()
 Guard.model_rebuild()
 Deadline.model_rebuild()
 FieldSpec.model_rebuild()

@@ -20,30 +20,54 @@ ENV_VAR = "QORGAU_DIRECTORY"
 REGIONAL_TYPES: tuple[str, ...] = (
     "school", "education_department", "guardianship", "police", "health", "psych_center",
     "social_services", "kdn", "consilium", "interagency_group", "hotline", "akimat",
+    "health_department", "social_department",
 )
 REPUBLIC_TYPES: tuple[str, ...] = (
     "ministry_education", "ministry_health", "ministry_interior", "ministry_labour",
     "government_office", "republic_body",
 )
 BODY_TYPES: frozenset[str] = frozenset(REGIONAL_TYPES + REPUBLIC_TYPES)
+# Who answers to whom (version 2 of the algorithms, rule C1: the line of subordination).
 PARENT_TYPE: dict[str, str | None] = {
     "school": "education_department",
     "education_department": "ministry_education",
-    "guardianship": "akimat",
+    "guardianship": "education_department",
     "police": "ministry_interior",
-    "health": "ministry_health",
+    "health": "health_department",
     "psych_center": "education_department",
-    "social_services": "ministry_labour",
+    "social_services": "social_department",
     "kdn": "akimat",
     "consilium": "education_department",
     "interagency_group": "akimat",
     "hotline": "ministry_education",
     "akimat": "government_office",
+    "health_department": "ministry_health",
+    "social_department": "ministry_labour",
     "ministry_education": None,
     "ministry_health": None,
     "ministry_interior": None,
     "ministry_labour": None,
     "government_office": None,
+    "republic_body": None,
+}
+# The parent types that version 1 of the algorithms was written for (spec README, "Bodies"). Cases
+# pinned to version 1 keep escalating along this chain (algorithms declare `subordination`).
+PARENT_TYPE_V1: dict[str, str | None] = {
+    **PARENT_TYPE,
+    "guardianship": "akimat",
+    "health": "ministry_health",
+    "social_services": "ministry_labour",
+}
+# Each body type's line ministry (version 2, rule C1): step 3 of a ladder reaches it.
+LINE_MINISTRY: dict[str, str | None] = {
+    **{t: "ministry_education" for t in ("school", "education_department", "psych_center", "consilium",
+                                          "hotline", "guardianship", "kdn", "interagency_group",
+                                          "ministry_education")},
+    "health": "ministry_health", "health_department": "ministry_health", "ministry_health": "ministry_health",
+    "police": "ministry_interior", "ministry_interior": "ministry_interior",
+    "social_services": "ministry_labour", "social_department": "ministry_labour",
+    "ministry_labour": "ministry_labour",
+    "akimat": "government_office", "government_office": "government_office",
     "republic_body": None,
 }
 # Republic types of which a directory holds exactly one body; `republic_body` has one per decree code.

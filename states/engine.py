@@ -27,7 +27,9 @@ from .db import reading
 from .errors import DefinitionChanged, RuleViolation
 from .guards import holds
 from .machines import choose_edge
+from .guards import shift
 from .payloads import validate_payload
+from .subordination import subordination
 from .unit_of_work import CaseChange, CaseRecord, Services
 
 log = logging.getLogger("qorgau.engine")
@@ -133,7 +135,7 @@ class Engine:
         if spawned_from is None:
             self._authorize_launch(d, region, actor)
         payload = validate_payload((d.id, d.version, d.content_hash), "launch", spec.launch.data, data)
-        self._check_references(conn, spec.launch.data, payload)
+        self._check_references(conn, spec.launch.data, payload, now=now)
         child = payload.pop("child", None)
         school = payload.pop("school", None)
         bindings = bind(self.svc.directory, region, school)
@@ -152,13 +154,15 @@ class Engine:
             version=0, task_seq=0, subject_id=subject_id, data=payload, bindings=bindings, unique_key=unique_key,
             created_at=now, updated_at=now, closed_at=None, head_hash="")
         change = CaseChange(conn, self.svc, d, record, now, loaded_version=0)
+        if spec.launch.late is not None:
+            self._record_lateness(d, change, payload, now)
         first = self._launch_state(d, change)
         try:
             record.id = conn.execute(insert(T.cases).values(
                 ref=f"tmp-{uuid.uuid4()}", algorithm=d.id, algorithm_version=d.version,
                 definition_hash=d.content_hash, overrides=d.overrides or None, region=region, state=first, state_entered_at=now,
                 entered_by="launch", outcome=None, critical=False, version=0, task_seq=0, subject_id=subject_id,
-                data=payload, bindings=bindings, unique_key=unique_key, created_at=now, updated_at=now,
+                data=record.data, bindings=bindings, unique_key=unique_key, created_at=now, updated_at=now,
                 head_hash="")).inserted_primary_key[0]
         except IntegrityError:
             raise RuleViolation("conflict", f"a {d.id} case for {', '.join(spec.launch.unique)} already exists") from None
@@ -175,6 +179,20 @@ class Engine:
             change.effects["spawned_from"] = spawned_from.ref
         change.write_event(actor, "launch", {"region": region, **payload}, None)
         return Outcome(record.ref, record.state, record.version)
+
+    @staticmethod
+    def _record_lateness(d: Definition, change: CaseChange, payload: dict[str, Any], now: datetime) -> None:
+        """Duty to report (rule V2): a launch later than the threshold after the detection is late;
+        the case keeps true/false, the launch event says by how many hours."""
+        late = d.spec.launch.late
+        detected = payload.get(late.from_)
+        if detected is None:
+            return
+        detected_at = as_utc(datetime.fromisoformat(detected))
+        is_late = now > shift(detected_at, late.after)
+        change.case.data = {**change.case.data, late.record: is_late}
+        change.effects[late.record] = {"late": is_late, "after": late.after.rule(),
+                                       "hours": round((now - detected_at).total_seconds() / 3600, 1)}
 
     def _launch_state(self, d: Definition, change: CaseChange) -> str:
         if d.spec.launch.initial:
@@ -237,7 +255,7 @@ class Engine:
                 target = directory.region_body(region, body_type)
             except Exception:
                 continue
-            if directory.is_supervisor(body.id, target.id):
+            if subordination(directory, d.spec.subordination).is_supervisor(body.id, target.id):
                 return
         raise RuleViolation("forbidden", f"{body.id} ({body.type}) may not launch {d.id} in {region}; "
                                          f"allowed: {', '.join(allowed)} of that region or their supervisors")
@@ -273,7 +291,7 @@ class Engine:
                                                       f"(allowed in: {', '.join(sources)})")
         self._authorize(d, trig, case, actor, trigger)
         payload = validate_payload((d.id, d.version, d.content_hash), trigger, trig.data, data)
-        self._check_references(conn, trig.data, payload, case)
+        self._check_references(conn, trig.data, payload, case, now=now)
         change = CaseChange(conn, self.svc, d, case, now)
         change.trigger_data = payload
         ctx = change.guard_context(payload)
@@ -347,6 +365,9 @@ class Engine:
                 data.setdefault("school", case.bindings["school"])  # the same child's school
             for target, source in sp.copy_.items():
                 scope, _, name = source.partition(".")
+                if source == "event.at":
+                    data[target] = now.isoformat()
+                    continue
                 value = (case.data if scope == "case" else payload).get(name)
                 if value is not None:
                     data[target] = value
@@ -370,9 +391,13 @@ class Engine:
         body = directory.find(actor)
         if body is None:
             raise RuleViolation("forbidden", f"unknown body {actor!r}", field="actor")
-        from .authority import may_fire
-        if may_fire(directory, trig, case.bindings, actor):
+        from .authority import bound_actors, may_fire
+        if may_fire(directory, trig, case.bindings, actor, d.spec.subordination):
             return
+        if trig.decision:
+            owners = ", ".join(bound_actors(directory, trig, case.bindings))
+            raise RuleViolation("forbidden", f"{trigger!r} is a decision of {owners} alone; {actor} ({body.type}) "
+                                             "may not take it in its place", field="actor")
         raise RuleViolation("forbidden", f"{actor} ({body.type}) may not fire {trigger!r} on {case.ref}: allowed are "
                                          f"the case's {', '.join(trig.actors)} and their supervisors", field="actor")
 
@@ -398,18 +423,30 @@ class Engine:
         task = next((t for t in change.open_tasks().values() if t.kind == kind), None)
         if task is None:
             raise RuleViolation("guard_failed", f"{trigger!r} requires the open task {kind!r}")
-        directory = self.svc.directory
-        if actor != task.body_id and not directory.is_supervisor(actor, task.body_id):
+        if actor != task.body_id and not change.chain.is_supervisor(actor, task.body_id):
             raise RuleViolation("forbidden", f"only {task.body_id} (or a supervisor) may fire {trigger!r} "
                                              f"for {kind!r}", field="actor")
 
-    def _check_references(self, conn: Connection, fields, payload: dict[str, Any], case: CaseRecord | None = None) -> None:
-        """Fields that name a body, a region or a case must name one that exists."""
+    def _check_references(self, conn: Connection, fields, payload: dict[str, Any], case: CaseRecord | None = None,
+                          now: datetime | None = None) -> None:
+        """Fields that name a body, a region, a case or a plan period must name one that exists;
+        a date-time `within_past` lies in that window before now."""
         directory = self.svc.directory
         for name, spec in fields.items():
             value = payload.get(name)
             if value is None:
                 continue
+            if spec.within_past is not None and now is not None:
+                moment = as_utc(datetime.fromisoformat(value))
+                if moment > now:
+                    raise RuleViolation("invalid_data", f"field {name!r}: {value} is later than now", field=name)
+                if shift(moment, spec.within_past) < now:
+                    raise RuleViolation("invalid_data", f"field {name!r}: {value} is more than "
+                                                        f"{spec.within_past.amount} {spec.within_past.unit} ago",
+                                        field=name)
+            if spec.within_plan:
+                from .reporting import check_period_in_plan
+                check_period_in_plan(value, self.svc.catalogue)
             if spec.type == "region" and value not in directory.regions:
                 raise RuleViolation("invalid_data", f"field {name!r}: unknown region {value!r}", field=name)
             if spec.type == "body_id":

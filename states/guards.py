@@ -20,7 +20,22 @@ class GuardContext:
     open_kinds: frozenset[str] = frozenset()
     entered_by: str | None = None
     working_days_due: Callable[[int, datetime], datetime] | None = None
+    # The case's own history, for the guards that read it (None: a case with no history yet).
+    history: "CaseHistory | None" = None
     failures: list[str] = field(default_factory=list)
+
+
+class CaseHistory:
+    """What guards may ask of a case's past events; the store answers (see unit_of_work)."""
+
+    def last_at(self, triggers: list[str]) -> datetime | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def occurred_since(self, triggers: list[str], since: list[str]) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+    def entered_from(self) -> str | None:  # pragma: no cover - interface
+        raise NotImplementedError
 
 
 _MISSING = object()
@@ -61,6 +76,12 @@ def describe(guard: Guard) -> str:
         return f"time since closing {_describe_elapsed(guard.elapsed_since_closed)}"
     if guard.task_open:
         return f"task {guard.task_open!r} is open"
+    if guard.event:
+        since = f" since the last {' or '.join(guard.event.since)}" if guard.event.since else ""
+        return f"a {' or '.join(guard.event.trigger)} event{since}"
+    if guard.elapsed_since_event:
+        return (f"time since the last {' or '.join(guard.elapsed_since_event.trigger)} "
+                f"{_describe_elapsed(guard.elapsed_since_event)}")
     return f"entered the state by {guard.entered_by}"
 
 
@@ -125,6 +146,11 @@ def _eval(g: Guard, ctx: GuardContext) -> bool:
         return kind in ctx.open_kinds
     if g.entered_by is not None:
         return ctx.entered_by in g.entered_by
+    if g.event is not None:
+        return ctx.history is not None and ctx.history.occurred_since(g.event.trigger, g.event.since)
+    if g.elapsed_since_event is not None:
+        last = ctx.history.last_at(g.elapsed_since_event.trigger) if ctx.history is not None else None
+        return _elapsed(last, g.elapsed_since_event, ctx)
     raise AssertionError(f"unhandled guard {g!r}")
 
 

@@ -28,6 +28,9 @@ class CaseModel:
 def _condition(edge: Edge):
     def check(event) -> bool:
         ctx: GuardContext = event.kwargs["ctx"]
+        if edge.returns_to is not None:  # `return`: only back to where the case came from
+            if ctx.history is None or ctx.history.entered_from() != edge.returns_to:
+                return False
         return holds(edge.spec.when, ctx)
     return check
 

@@ -3,14 +3,16 @@ A payload that fails them is rejected with `invalid_data` naming the field and t
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model,
+                      field_validator)
 
 from algorithms.schema import FieldSpec
 
 from .errors import RuleViolation
+from .guards import GuardContext, describe, holds
 
 # Twelve digits, possibly grouped with spaces or dashes: it looks like an IIN.
 _IIN_LIKE = re.compile(r"(?<!\d)(?:\d[\s-]?){11}\d(?!\d)")
@@ -81,6 +83,12 @@ def _annotation(name: str, spec: FieldSpec) -> tuple[Any, Any]:
         ann, kw = ChildData, {}
     elif t == "date":
         ann, kw = date, {}
+    elif t == "datetime":  # with its offset: an instant, never a wall time of unknown zone
+        ann, kw = AwareDatetime, {}
+    elif t == "registry_number":
+        # A typed registry field (e.g. ЕРДР/КУИ number): digits and dashes only, so it is exempt
+        # from the free-text refusal of 12-digit numbers.
+        ann, kw = str, {"pattern": r"^[0-9][0-9-]*$", "max_length": spec.max_length or 30, "min_length": 1}
     elif t == "period":
         ann, kw = Annotated[str, AfterValidator(_period)], {}
     else:  # string, text, body_id, case_ref, region
@@ -127,7 +135,17 @@ def validate_payload(definition_key: tuple[str, int, str], scope: str,
         elif err["type"] == "missing":
             msg = "required field is missing"
         raise RuleViolation("invalid_data", f"field {loc!r}: {msg}", field=loc) from None
-    return obj.model_dump(mode="json", exclude_none=True)
+    values = obj.model_dump(mode="json", exclude_none=True)
+    for fname, spec in fields.items():
+        if spec.required_when is not None and fname not in values:
+            ctx = GuardContext(case={}, data=values, now=_EPOCH)
+            if holds(spec.required_when, ctx):
+                raise RuleViolation("invalid_data", f"field {fname!r}: required field is missing "
+                                                    f"(required when {describe(spec.required_when)})", field=fname)
+    return values
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # required_when reads data only, never the time
 
 
 _MODELS: dict[tuple, type[BaseModel]] = {}

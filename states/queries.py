@@ -351,7 +351,7 @@ def task_actions(d: Definition, directory, state: str, kind: str, bindings: dict
     out = []
     for name, prefill in completing_triggers(d, kind):
         trig = d.spec.triggers[name]
-        if d.edges_from(name, state) and may_fire(directory, trig, bindings, actor):
+        if d.edges_from(name, state) and may_fire(directory, trig, bindings, actor, d.spec.subordination):
             out.append({"trigger": name, "title": title(d, "trigger", name), "fields": trigger_fields(d, name),
                         "prefill": prefill})
     return out
@@ -437,7 +437,7 @@ def case_actions(conn: Connection, ref: str, registry, directory, actor: str) ->
     for name, trig in d.spec.triggers.items():
         if "system" in trig.actors and len(trig.actors) == 1:
             continue
-        if d.edges_from(name, row.state) and may_fire(directory, trig, row.bindings, actor):
+        if d.edges_from(name, row.state) and may_fire(directory, trig, row.bindings, actor, d.spec.subordination):
             out.append({"trigger": name, "title": trig.title.model_dump(), "fields": trigger_fields(d, name),
                         "prefill": {}})
     return out

@@ -7,7 +7,10 @@ from typing import Iterable
 from algorithms.schema import REPUBLIC_TYPES
 
 
-def resolve(tokens: Iterable[str], bindings: dict[str, str], directory, assignee: str | None = None) -> list[str]:
+def resolve(tokens: Iterable[str], bindings: dict[str, str], directory, assignee: str | None = None,
+            chain=None) -> list[str]:
+    """Body ids for the tokens; `chain` (a Subordination) answers `.parent`, `.top` and
+    `.line_ministry`, else the directory's own parents."""
     out: list[str] = []
 
     def add(body_id: str | None) -> None:
@@ -19,12 +22,10 @@ def resolve(tokens: Iterable[str], bindings: dict[str, str], directory, assignee
             for body_id in bindings.values():
                 add(body_id)
             continue
-        parent = token.endswith(".parent")
-        base = token[: -len(".parent")] if parent else token
+        base, _, relation = token.partition(".")
         body_id = assignee if base == "assignee" else bound_body(base, bindings, directory)
-        if body_id and parent:
-            p = directory.parent(body_id)
-            body_id = p.id if p else None
+        if body_id and relation:
+            body_id = _related(body_id, relation, directory, chain)
         add(body_id)
     return out
 
@@ -36,3 +37,15 @@ def bound_body(role: str, bindings: dict[str, str], directory) -> str | None:
     if role in REPUBLIC_TYPES:
         return directory.republic(role).id
     return None
+
+
+def _related(body_id: str, relation: str, directory, chain) -> str | None:
+    if relation == "parent":
+        p = chain.parent(body_id) if chain is not None else directory.parent(body_id)
+    elif relation == "top":
+        p = chain.top(body_id) if chain is not None else directory.top_of_chain(body_id)
+    elif relation == "line_ministry" and chain is not None:
+        p = chain.line_ministry(body_id)
+    else:
+        raise ValueError(f"unknown relation {relation!r}")
+    return p.id if p else None

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, case as sql_case, func, insert, se
 from . import tables as T
 from .clock import as_utc, iso, utcnow
 from .errors import RuleViolation
+from .recipients import resolve
 from .unit_of_work import CaseChange
 
 log = logging.getLogger("qorgau.sweep")
@@ -146,35 +147,37 @@ def _timer(engine, conn, d, case, step, now) -> None:
     change.write_event("system", "timer", info, case.state)
 
 
+# Who each step reaches when a ladder does not say (`to`): version 1's rules (spec README).
+DEFAULT_RECIPIENTS = {
+    "reminder": ["assignee"],
+    "overdue": ["assignee", "assignee.parent"],
+    "escalation": ["assignee.parent"],
+    "critical": ["akimat", "assignee.top"],
+}
+
+
 def _ladder_step(engine, conn, d, case, step, now) -> None:
     change = CaseChange(conn, engine.svc, d, case, now)
     task = change.open_tasks().get(step.task_key)
     if task is None:  # closed in the meantime; nothing is owed
         return
-    directory = engine.svc.directory
     data = {"task": task.key, "kind": task.kind, "due": iso(step.due_at)}
     kind = step.kind
-    if kind == "reminder":
-        change.notify_bodies("reminder", [task.body_id], task)
-    elif kind == "overdue":
+    ladder = d.spec.ladders[task.ladder]
+    spec = next(s for s in ladder.steps if s.step == kind)
+    to = resolve(spec.to or DEFAULT_RECIPIENTS[kind], case.bindings, engine.svc.directory, task.body_id,
+                 change.chain)
+    if kind == "overdue":
         task.overdue = True
         conn.execute(update(T.tasks).where(T.tasks.c.case_id == case.id, T.tasks.c.key == task.key)
                      .values(overdue=True))
         change.effects["overdue"] = [task.key]
-        parent = directory.parent(task.body_id)
-        change.notify_bodies("overdue", [task.body_id] + ([parent.id] if parent else []), task)
     elif kind == "escalation":
-        parent = directory.parent(task.body_id)
-        if parent is not None:
-            ladder = d.spec.ladders[task.ladder]
-            rule = next(s.ensure_completion for s in ladder.steps if s.step == "escalation").rule()
-            change.add_task("ensure_completion", f"{task.role}.parent", parent.id, rule, "none", True, None,
-                            serves=task.key)
-            change.notify_bodies("escalation", [parent.id], task)
+        for body_id in to:
+            change.add_task("ensure_completion", f"{task.role}.parent", body_id, spec.ensure_completion.rule(),
+                            "none", True, None, serves=task.key)
     elif kind == "critical":
         case.critical = True
         change.effects["critical"] = True
-        top = directory.top_of_chain(task.body_id)
-        akimat = directory.region_body(case.region, "akimat")
-        change.notify_bodies("escalation_critical", [akimat.id, top.id], task)
+    change.notify_bodies(kind if kind != "critical" else "escalation_critical", to, task)
     change.write_event("system", kind, data, case.state)

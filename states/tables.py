@@ -193,6 +193,7 @@ tasks = Table(
     Column("overdue", Boolean, nullable=False, default=False),
     Column("serves", String(20)),  # ensure_completion: the key of the task it serves
     Column("closed_at", UTC),
+    Column("cancelled_by", Integer),  # the seq of the event that cancelled it (rule C3)
     UniqueConstraint("case_id", "key", name="uq_tasks_case_key"),
 )
 Index("ix_tasks_body_open", tasks.c.body_id, tasks.c.status, tasks.c.due)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from algorithms.definition import Definition
 from algorithms.schema import Deadline, TaskSpec
@@ -18,17 +18,18 @@ from algorithms.schema import Deadline, TaskSpec
 from . import tables as T
 from .clock import iso
 from .errors import RuleViolation
-from .guards import GuardContext, holds
+from .guards import CaseHistory, GuardContext, holds
 from .history import GENESIS, event_hash
 from .ladder import ladder_steps
 from .periods import period_end
 from .recipients import bound_body, resolve
+from .subordination import subordination
 
 
 # Statements are built once: building one per call costs more than the SQL it runs.
 _OPEN_TASKS = select(T.tasks).where(T.tasks.c.case_id == bindparam("c_id"), T.tasks.c.status == "open")
 _CLOSE_TASK = (update(T.tasks).where(T.tasks.c.case_id == bindparam("c_id"), T.tasks.c.key == bindparam("k"))
-               .values(status=bindparam("st"), closed_at=bindparam("at")))
+               .values(status=bindparam("st"), closed_at=bindparam("at"), cancelled_by=bindparam("by")))
 _CANCEL_TASK_STEPS = (update(T.steps).where(T.steps.c.case_id == bindparam("c_id"), T.steps.c.task_key == bindparam("k"),
                                             T.steps.c.status == "pending").values(status="cancelled"))
 _CANCEL_TIMERS = (update(T.steps).where(T.steps.c.case_id == bindparam("c_id"), T.steps.c.kind == "timer",
@@ -107,6 +108,45 @@ class Services:
         return self._catalogue
 
 
+_E = T.events
+_LAST_AT = select(func.max(_E.c.at)).where(_E.c.case_id == bindparam("c_id"),
+                                           _E.c.trigger.in_(bindparam("triggers", expanding=True)))
+_LAST_SEQ = select(func.max(_E.c.seq)).where(_E.c.case_id == bindparam("c_id"),
+                                             _E.c.trigger.in_(bindparam("triggers", expanding=True)))
+_ANY_SINCE = select(_E.c.seq).where(_E.c.case_id == bindparam("c_id"), _E.c.seq > bindparam("after"),
+                                    _E.c.trigger.in_(bindparam("triggers", expanding=True))).limit(1)
+_ENTERED_FROM = (select(_E.c.from_state).where(_E.c.case_id == bindparam("c_id"), _E.c.to_state == bindparam("st"),
+                                               _E.c.from_state != _E.c.to_state)
+                 .order_by(_E.c.seq.desc()).limit(1))
+
+
+class StoredHistory(CaseHistory):
+    """The case's past events as guards, `return` edges and anchored timers read them: a query
+    only when a definition asks."""
+
+    def __init__(self, conn: Connection, case: "CaseRecord"):
+        self.conn, self.case = conn, case
+
+    def last_at(self, triggers: list[str]) -> datetime | None:
+        if self.case.id is None:
+            return None
+        return self.conn.execute(_LAST_AT, {"c_id": self.case.id, "triggers": list(triggers)}).scalar()
+
+    def occurred_since(self, triggers: list[str], since: list[str]) -> bool:
+        if self.case.id is None:
+            return False
+        after = 0
+        if since:
+            after = self.conn.execute(_LAST_SEQ, {"c_id": self.case.id, "triggers": list(since)}).scalar() or 0
+        return self.conn.execute(_ANY_SINCE, {"c_id": self.case.id, "after": after,
+                                              "triggers": list(triggers)}).first() is not None
+
+    def entered_from(self) -> str | None:
+        if self.case.id is None:
+            return None
+        return self.conn.execute(_ENTERED_FROM, {"c_id": self.case.id, "st": self.case.state}).scalar()
+
+
 @dataclass
 class TaskRow:
     key: str
@@ -122,6 +162,7 @@ class TaskRow:
     serves: str | None
     status: str = "open"
     overdue: bool = False
+    cancelled_by: int | None = None
 
 
 class CaseChange:
@@ -135,6 +176,8 @@ class CaseChange:
         self.new_steps: list[dict[str, Any]] = []
         self.closed: list[dict[str, Any]] = []
         self.trigger_data: dict[str, Any] = {}
+        self.chain = subordination(svc.directory, definition.spec.subordination)
+        self.history = StoredHistory(conn, case)
 
     # ------------------------------------------------------------------ reading
     def open_tasks(self) -> dict[str, TaskRow]:
@@ -159,7 +202,7 @@ class CaseChange:
             case=self.case.guard_view(), data=data if data is not None else self.trigger_data, now=self.now,
             state_entered_at=self.case.state_entered_at, closed_at=self.case.closed_at,
             open_kinds=self.open_kinds(), entered_by=self.case.entered_by,
-            working_days_due=lambda n, t: cal.due("working_days", n, t))
+            working_days_due=lambda n, t: cal.due("working_days", n, t), history=self.history)
 
     def _effect(self, name: str) -> list:
         return self.effects.setdefault(name, [])
@@ -214,8 +257,11 @@ class CaseChange:
         if task is None:
             return
         task.status = status
+        # A cancelled task names the event that cancelled it (rule C3): the one this change writes.
+        by = self.loaded_version + 1 if status == "cancelled" else None
+        task.cancelled_by = by
         if not any(t is task for t in self.new_tasks):
-            self.closed.append({"c_id": self.case.id, "k": key, "st": status, "at": self.now})
+            self.closed.append({"c_id": self.case.id, "k": key, "st": status, "at": self.now, "by": by})
         self._effect("tasks_closed").append({"key": key, "status": status})
         # An ensure_completion task lives and dies with the task it serves.
         for other in list(self.open_tasks().values()):
@@ -267,13 +313,25 @@ class CaseChange:
             for task_spec in spec.tasks:
                 self.open_from_spec(task_spec, state)
             for timer in spec.timers:
-                self.start_timer(timer.name, timer.after)
+                self.start_timer(timer.name, timer.after, self._timer_anchor(timer, entered_by))
         for n in spec.notify:
             if n.when is None or holds(n.when, self.guard_context()):
                 self.notify(n.template, n.to)
 
-    def start_timer(self, name: str, after: Deadline) -> None:
-        due = self.due_for(after.rule(), self.now)
+    def _timer_anchor(self, timer, entered_by: str) -> datetime:
+        """When a timer's clock started: now, or for an anchored timer the latest of its anchor
+        events and the triggers that restart it (rule V7: a round trip does not restart it)."""
+        if not timer.anchor:
+            return self.now
+        triggers = list(timer.anchor) + [name for name, t in self.d.spec.triggers.items()
+                                         if timer.name in t.restarts_timers]
+        if entered_by in triggers:
+            return self.now
+        return self.history.last_at(triggers) or self.now
+
+    def start_timer(self, name: str, after: Deadline, anchor: datetime | None = None) -> None:
+        # A clock that ran out while the case was elsewhere fires at once on its return.
+        due = max(self.due_for(after.rule(), anchor or self.now), self.now)
         self.new_steps.append({"case_id": self.case.id, "task_key": None, "kind": "timer", "name": name,
                                "due_at": due, "status": "pending"})
         self._effect("timers_started").append({"name": name, "at": iso(due)})
@@ -303,7 +361,8 @@ class CaseChange:
     # ------------------------------------------------------------------ notifications
     def notify(self, template: str, tokens: list[str], task: TaskRow | None = None) -> None:
         assignee = task.body_id if task else None
-        self.notify_bodies(template, resolve(tokens, self.case.bindings, self.svc.directory, assignee), task)
+        self.notify_bodies(template, resolve(tokens, self.case.bindings, self.svc.directory, assignee, self.chain),
+                           task)
 
     def notify_bodies(self, template: str, body_ids: list[str], task: TaskRow | None = None) -> None:
         recorded = self._effect("notifications")
@@ -362,6 +421,7 @@ class CaseChange:
             "state": t.state, "opened_at": t.opened_at, "due": t.due, "deadline": t.deadline,
             "ladder": t.ladder, "persistent": t.persistent, "status": t.status, "overdue": False,
             "serves": t.serves, "closed_at": self.now if t.status != "open" else None,
+            "cancelled_by": t.cancelled_by,
         } for t in self.new_tasks])
         self.new_tasks = []
 

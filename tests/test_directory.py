@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from states.directory import (
-    BODY_TYPES, DEFAULT_PATH, PARENT_TYPE, REGIONAL_TYPES, REPUBLIC_TYPES, Body, Directory,
+    BODY_TYPES, DEFAULT_PATH, LINE_MINISTRY, PARENT_TYPE, PARENT_TYPE_V1, REGIONAL_TYPES, REPUBLIC_TYPES, Body, Directory,
     DirectoryError, Region, default_directory,
 )
 
@@ -42,7 +42,8 @@ def directory() -> Directory:
 # --- vocabulary -----------------------------------------------------------------------------------
 
 def test_body_types_are_the_specs_fixed_vocabulary():
-    assert len(REGIONAL_TYPES) == 12 and len(REPUBLIC_TYPES) == 6
+    # 12 of the first spec plus version 2's health_department and social_department (rule C1)
+    assert len(REGIONAL_TYPES) == 14 and len(REPUBLIC_TYPES) == 6
     assert BODY_TYPES == set(REGIONAL_TYPES) | set(REPUBLIC_TYPES)
     assert set(PARENT_TYPE) == BODY_TYPES
 
@@ -52,7 +53,27 @@ def test_every_regional_type_answers_to_a_known_type_and_the_republic_level_to_n
     assert all(PARENT_TYPE[t] is None for t in REPUBLIC_TYPES)
     assert PARENT_TYPE["school"] == "education_department"
     assert PARENT_TYPE["akimat"] == "government_office"
-    assert PARENT_TYPE["guardianship"] == PARENT_TYPE["kdn"] == PARENT_TYPE["interagency_group"] == "akimat"
+    assert PARENT_TYPE["kdn"] == PARENT_TYPE["interagency_group"] == "akimat"
+    # Version 2, rule C1: the line of subordination.
+    assert PARENT_TYPE["guardianship"] == "education_department"
+    assert PARENT_TYPE["health"] == "health_department" and PARENT_TYPE["health_department"] == "ministry_health"
+    assert PARENT_TYPE["social_services"] == "social_department"
+    assert PARENT_TYPE["social_department"] == "ministry_labour"
+
+
+def test_version_1_keeps_the_parent_types_it_was_written_for():
+    assert PARENT_TYPE_V1["guardianship"] == "akimat"
+    assert PARENT_TYPE_V1["health"] == "ministry_health"
+    assert PARENT_TYPE_V1["social_services"] == "ministry_labour"
+    assert {t: p for t, p in PARENT_TYPE_V1.items() if t not in ("guardianship", "health", "social_services")} == \
+        {t: p for t, p in PARENT_TYPE.items() if t not in ("guardianship", "health", "social_services")}
+
+
+def test_every_body_type_has_a_line_ministry():
+    assert set(LINE_MINISTRY) == BODY_TYPES
+    assert LINE_MINISTRY["guardianship"] == LINE_MINISTRY["kdn"] == "ministry_education"
+    assert LINE_MINISTRY["health"] == "ministry_health" and LINE_MINISTRY["social_services"] == "ministry_labour"
+    assert LINE_MINISTRY["police"] == "ministry_interior" and LINE_MINISTRY["akimat"] == "government_office"
 
 
 # --- the shipped synthetic directory --------------------------------------------------------------
@@ -230,12 +251,14 @@ def test_a_school_escalates_to_its_education_department_then_the_ministry(direct
 @pytest.mark.parametrize("body_id, chain", [
     ("kz-11.psych_center", ["kz-11.education_department", "ministry_education"]),
     ("kz-11.consilium", ["kz-11.education_department", "ministry_education"]),
-    ("kz-11.guardianship", ["kz-11.akimat", "government_office"]),
+    ("kz-11.guardianship", ["kz-11.education_department", "ministry_education"]),
     ("kz-11.kdn", ["kz-11.akimat", "government_office"]),
     ("kz-11.interagency_group", ["kz-11.akimat", "government_office"]),
     ("kz-11.police", ["ministry_interior"]),
-    ("kz-11.health", ["ministry_health"]),
-    ("kz-11.social_services", ["ministry_labour"]),
+    ("kz-11.health", ["kz-11.health_department", "ministry_health"]),
+    ("kz-11.social_services", ["kz-11.social_department", "ministry_labour"]),
+    ("kz-11.health_department", ["ministry_health"]),
+    ("kz-11.social_department", ["ministry_labour"]),
     ("kz-11.hotline", ["ministry_education"]),
     ("kz-11.akimat", ["government_office"]),
     ("ministry_education", []),

@@ -22,8 +22,8 @@ SCHOOLS_PER_REGION = 3
 
 # code: (kk, ru, en, ru genitive "of the region", kk genitive, dominant language or None for both)
 REGIONS: dict[str, tuple[str, str, str, str, str, str | None]] = {
-    "KZ-10": ("Абай облысы", "Абайская область", "Abai Region",
-              "Абайской области", "Абай облысының", None),
+    "KZ-10": ("Абай облысы", "область Абай", "Abai Region",
+              "области Абай", "Абай облысының", None),
     "KZ-11": ("Ақмола облысы", "Акмолинская область", "Akmola Region",
               "Акмолинской области", "Ақмола облысының", None),
     "KZ-15": ("Ақтөбе облысы", "Актюбинская область", "Aktobe Region",
@@ -36,7 +36,7 @@ REGIONS: dict[str, tuple[str, str, str, str, str, str | None]] = {
               "Западно-Казахстанской области", "Батыс Қазақстан облысының", None),
     "KZ-31": ("Жамбыл облысы", "Жамбылская область", "Zhambyl Region",
               "Жамбылской области", "Жамбыл облысының", "kk"),
-    "KZ-33": ("Жетісу облысы", "Область Жетісу", "Zhetisu Region",
+    "KZ-33": ("Жетісу облысы", "область Жетісу", "Zhetisu Region",
               "области Жетісу", "Жетісу облысының", "kk"),
     "KZ-35": ("Қарағанды облысы", "Карагандинская область", "Karaganda Region",
               "Карагандинской области", "Қарағанды облысының", "ru"),
@@ -52,7 +52,7 @@ REGIONS: dict[str, tuple[str, str, str, str, str, str | None]] = {
               "Северо-Казахстанской области", "Солтүстік Қазақстан облысының", "ru"),
     "KZ-61": ("Түркістан облысы", "Туркестанская область", "Turkistan Region",
               "Туркестанской области", "Түркістан облысының", "kk"),
-    "KZ-62": ("Ұлытау облысы", "Область Ұлытау", "Ulytau Region",
+    "KZ-62": ("Ұлытау облысы", "область Ұлытау", "Ulytau Region",
               "области Ұлытау", "Ұлытау облысының", None),
     "KZ-63": ("Шығыс Қазақстан облысы", "Восточно-Казахстанская область", "East Kazakhstan Region",
               "Восточно-Казахстанской области", "Шығыс Қазақстан облысының", "ru"),
@@ -89,15 +89,22 @@ REGIONAL_NAMES: dict[str, tuple[str, str, str, str]] = {
     "hotline": ("111/150 сенім телефонының өңірлік қызметі", "Региональная служба телефонов доверия 111/150",
                 "синтетическая", "Regional Helpline Service 111/150"),
     "akimat": ("әкімдігі", "Акимат", "синтетический", "Akimat"),
+    "health_department": ("денсаулық сақтау басқармасы", "Управление здравоохранения", "синтетическое",
+                          "Health Department"),
+    "social_department": ("жұмыспен қамтуды үйлестіру және әлеуметтік бағдарламалар басқармасы",
+                          "Управление координации занятости и социальных программ", "синтетическое",
+                          "Department of Employment Coordination and Social Programmes"),
 }
 
 # The region's supervisor of each regional type; anything else answers to the republic body whose id
 # equals the parent type.
+# (version 2 of the algorithms, rule C1: escalation follows the line of subordination).
 REGIONAL_PARENT = {
-    "education_department": "ministry_education", "guardianship": "akimat",
-    "police": "ministry_interior", "health": "ministry_health", "psych_center": "education_department",
-    "social_services": "ministry_labour", "kdn": "akimat", "consilium": "education_department",
+    "education_department": "ministry_education", "guardianship": "education_department",
+    "police": "ministry_interior", "health": "health_department", "psych_center": "education_department",
+    "social_services": "social_department", "kdn": "akimat", "consilium": "education_department",
     "interagency_group": "akimat", "hotline": "ministry_education", "akimat": "government_office",
+    "health_department": "ministry_health", "social_department": "ministry_labour",
 }
 
 # n: (kk kind, ru kind, en kind, language) — school 1 teaches in Kazakh, 2 in Russian, 3 in both.
