@@ -215,6 +215,8 @@ def test_a_transfer_tells_old_and_new_bodies_what_changes_for_them(directory):
     assert "Из региона: город Астана" in new.body and "В регион: город Алматы" in new.body
     assert "Теперь случай ведёт ваша организация" in new.body
     assert "больше не ведёт" in old.body
+    kk = render("case_transferred", "kk", context_for(outbox, "case_transferred", ASSIGNEE, directory=directory))
+    assert "Бұрынғы өңір: Астана қаласы" in kk.body and "Жаңа өңір: Алматы қаласы" in kk.body
 
 
 def test_report_due_names_the_period(directory):
@@ -223,6 +225,49 @@ def test_report_due_names_the_period(directory):
     ctx = context_for(outbox, "report_due", directory=directory)
     assert "I полугодие 2026 года" in render("report_due", "ru", ctx).body
     assert "2026 жылғы I жартыжылдық" in render("report_due", "kk", ctx).body
+
+
+PLAN_TITLE = {
+    "ru": "Комплексного плана по защите детей от насилия, превенции суицида и обеспечению их прав и "
+          "благополучия на 2023 – 2025 годы",
+    "kk": "Балаларды зорлық-зомбылықтан қорғау, суицидтің алдын алу және олардың құқықтары мен әл-ауқатын "
+          "қамтамасыз ету жөніндегі 2023 – 2025 жылдарға арналған кешенді жоспардың",
+}
+
+
+def test_report_due_names_the_plan_by_its_full_official_title(directory):
+    definition = REGISTRY.get("plan-reporting", 1)
+    kind = sample_kind(next(iter(definition.spec.task_kinds)))
+    ctx = context_for(outbox_context(definition, kind, "report_due"), "report_due", directory=directory)
+    ru, kk = render("report_due", "ru", ctx), render("report_due", "kk", ctx)
+    assert f"Вашей организации необходимо представить информацию о ходе реализации {PLAN_TITLE['ru']}" in ru.body
+    assert PLAN_TITLE["kk"] in kk.body and "ұсынуы қажет" in kk.body
+
+
+def test_escalation_says_the_task_was_not_done_in_time_and_who_hears_of_it_next(directory):
+    outbox = outbox_context(REGISTRY.get("violence-report", 1), "decide_bullying", "escalation")
+    ctx = context_for(outbox, "escalation", SUPERVISOR, directory=directory)
+    ru, kk = render("escalation", "ru", ctx), render("escalation", "kk", ctx)
+    assert "не исполнена в установленный срок" in ru.body
+    assert "информация будет направлена в акимат области (города)" in ru.body
+    assert "белгіленген мерзімде орындалмады" in kk.body and "облыстың (қаланың) әкімдігіне" in kk.body
+
+
+def test_the_reminder_says_whose_task_is_nearing_its_deadline(directory):
+    outbox = outbox_context(REGISTRY.get("violence-report", 1), "decide_bullying", "reminder")
+    kk = render("reminder", "kk", context_for(outbox, "reminder", now=MORNING_OF_DUE, directory=directory))
+    assert "ұйымыңызға берілген тапсырманың мерзімі аяқталуға жақын" in kk.body
+
+
+@pytest.mark.parametrize("template", ["case_opened", "task_assigned", "reminder", "overdue", "escalation",
+                                      "escalation_critical", "case_transferred"])
+def test_a_cases_state_is_called_by_one_word_as_in_the_pages(template, directory):
+    outbox = outbox_context(REGISTRY.get("violence-report", 1), "decide_bullying", template,
+                            **({"from_region": "KZ-71"} if template == "case_transferred" else {}))
+    ctx = context_for(outbox, template, directory=directory)
+    ru, kk = render(template, "ru", ctx), render(template, "kk", ctx)
+    assert re.search(r"(^|; )[Сс]татус: ", ru.body, re.M) and not re.search(r"[Ээ]тап", ru.body)
+    assert re.search(r"(^|; )[Кк]үйі: ", kk.body, re.M) and "кезеңі" not in kk.body.lower()
 
 
 @pytest.mark.parametrize("days,ru", [(1, "1 день"), (2, "2 дня"), (5, "5 дней"), (11, "11 дней"),
