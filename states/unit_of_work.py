@@ -221,6 +221,8 @@ class CaseChange:
     def open_from_spec(self, spec: TaskSpec, state: str | None) -> TaskRow | None:
         if spec.when is not None and not holds(spec.when, self.guard_context()):
             return None
+        if spec.persistent and spec.kind in self.open_kinds():
+            return None  # still owed from an earlier stay (e.g. back from the KDN): never twice
         role = spec.body
         body_id = bound_body(role, self.case.bindings, self.svc.directory)
         if body_id is None:
