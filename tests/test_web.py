@@ -437,3 +437,37 @@ def test_times_are_shown_on_the_kazakhstan_clock(site, engine):
     page = client.get(f"/cases/{ref}").text
     assert "06.04.2026 10:00" in page  # launch event, local time
     assert "07.04.2026 18:00" in page  # collect_information: 1 working day → Tue 18:00
+
+
+def test_kazakh_and_russian_pages_use_one_agreed_term_per_notion(site, engine):
+    ref = launch(engine, days_ago=1)
+    kk = sign_in(site, engine, "kz-75.school-1", "agency", lang="kk")
+    inbox = kk.get("/inbox").text
+    assert "Жүйеге кірген: <strong>" in inbox and "Ұйымымның тапсырмалары" in inbox and ">Күйі<" in inbox
+    assert "(нұсқа: 1)" in kk.get(f"/cases/{ref}").text
+    ru = sign_in(site, engine, "ministry_education", "auditor", lang="ru")
+    case = ru.get(f"/cases/{ref}").text
+    assert "Статус: <span" in case and re.search(r"<h1>[^\n]*\(версия: 1\)</span></h1>", case)
+    first = re.search(r'<option value="([^"]+)" data-seq="1"', case).group(1)
+    past = ru.get(f"/cases/{ref}", params={"at": first}).text
+    assert "(время Астаны)." in past and "(KZ)" not in past and "Вернуться к текущему моменту" in past
+    page = ru.get("/map").text
+    assert ">Орган опеки и попечительства<" in page and ">Психолого-педагогический консилиум<" in page
+    assert ">Управление здравоохранения<" in page and ">Управление координации занятости и социальных программ<" in page
+    assert re.search(r'data-region="KZ-62"[^>]*>\s*<span aria-hidden="true">Ұлытау<', page)
+
+
+def test_labels_of_version_2_values_in_kazakh_and_russian():
+    from app.web import i18n
+    assert (i18n.t("fx.cancelled", "kk"), i18n.t("fx.cancelled", "ru")) == ("тоқтатылды", "прекращена")
+    assert (i18n.t("reported_late", "kk"), i18n.t("reported_late", "ru")) == ("Кешіктіріп хабарланды",
+                                                                             "Сообщено с опозданием")
+    assert i18n.t("form.not_date", "kk").startswith("Күнді ЖЖЖЖ-АА-КК")
+    for reporter in ("teacher", "psychologist", "social_pedagogue", "medical_worker", "police_officer",
+                     "parent", "child", "other"):
+        for lang in ("kk", "ru"):
+            assert i18n.value_title(reporter, lang) != reporter
+    assert i18n.value_title("crisis_center", "ru") == "Центр адаптации несовершеннолетних (кризисный центр)"
+    assert i18n.value_title("pre_trial_investigation", "kk") == "Сотқа дейінгі тергеп-тексеру"
+    assert i18n.body_type_title("kdn", "kk") == ("Кәмелетке толмағандардың істері және олардың құқықтарын "
+                                                 "қорғау жөніндегі комиссия")
