@@ -360,7 +360,8 @@ class Engine:
             if sp.when is not None and not holds(sp.when, change.guard_context(payload)):
                 continue
             data = dict(sp.data)
-            target_fields = self.registry.get(sp.algorithm).spec.launch.data
+            spawned = self._spawn_target(sp.algorithm, d.version)
+            target_fields = spawned.spec.launch.data
             if "school" in target_fields and "school" in case.bindings:
                 data.setdefault("school", case.bindings["school"])  # the same child's school
             for target, source in sp.copy_.items():
@@ -371,7 +372,7 @@ class Engine:
                 value = (case.data if scope == "case" else payload).get(name)
                 if value is not None:
                     data[target] = value
-            child = self._launch(conn, sp.algorithm, case.region, actor, data, now, None,
+            child = self._launch(conn, sp.algorithm, case.region, actor, data, now, spawned.version,
                                  spawned_from=case, subject_id=case.subject_id)
             child_id = conn.execute(select(T.cases.c.id).where(T.cases.c.ref == child.ref)).scalar_one()
             conn.execute(insert(T.case_links), [
@@ -380,6 +381,14 @@ class Engine:
             change._effect("spawned").append({"ref": child.ref, "algorithm": sp.algorithm})
             refs.append(child.ref)
         return refs
+
+    def _spawn_target(self, algorithm: str, version: int) -> Definition:
+        """A spawned case runs the version of its algorithm that goes with the spawning one's (the
+        versions are published together), or the latest where there is no such version."""
+        try:
+            return self.registry.get(algorithm, version)
+        except UnknownAlgorithm:
+            return self.registry.latest(algorithm)
 
     # ------------------------------------------------------------------ checks
     def _authorize(self, d: Definition, trig: TriggerSpec, case: CaseRecord, actor: str, trigger: str) -> None:

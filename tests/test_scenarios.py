@@ -18,8 +18,11 @@ from app.cli import app
 from states.simulation import run_scenario
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
-SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml"))
+# Version 1's scenarios (pinned with `version: 1`) and, in v2/, one or more per rule of version-2.md.
+V2_SCENARIO_FILES = sorted((SCENARIOS_DIR / "v2").glob("*.yaml"))
+SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml")) + V2_SCENARIO_FILES
 COVERED_ALGORITHMS = ("violence-report", "social-patronage")
+COVERED = [(a, v) for a in COVERED_ALGORITHMS for v in (1, 2)]
 
 
 def _describe_failures(result) -> str:
@@ -48,6 +51,24 @@ def test_scenario_holds(path: Path, db_factory) -> None:
     assert result.ok, "failing checks:\n" + _describe_failures(result)
 
 
+@pytest.mark.db
+@pytest.mark.parametrize("path", V2_SCENARIO_FILES, ids=[p.stem for p in V2_SCENARIO_FILES])
+def test_a_version_2_scenario_fails_on_version_1(path: Path, db_factory, tmp_path: Path) -> None:
+    """Each version-2 scenario shows a rule version 1 gets wrong: run on version 1 it does not hold."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert doc.get("version") == 2, f"{path.name}: a version-2 scenario says `version: 2`"
+    pinned = tmp_path / path.name
+    pinned.write_text(path.read_text(encoding="utf-8").replace("\nversion: 2", "\nversion: 1", 1), encoding="utf-8")
+    result = run_scenario(pinned, lambda: db_factory())
+    assert not result.ok, f"{path.name} also holds on version 1: it does not show a version-2 rule"
+
+
+def test_version_1_scenarios_are_pinned_to_version_1() -> None:
+    for path in sorted(SCENARIOS_DIR.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert doc.get("version") == 1, f"{path.name}: a version-1 scenario says `version: 1`"
+
+
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
 def test_scenario_ends_by_verifying_history(path: Path) -> None:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -64,6 +85,7 @@ runner = CliRunner()
 _HEADER = """\
 name: malformed on purpose
 algorithm: violence-report
+version: 1
 start: 2026-04-13T10:00:00+05:00
 region: KZ-75
 actor: school
@@ -97,7 +119,7 @@ def test_cli_at_going_backwards_is_malformed_and_names_the_line(tmp_path: Path) 
     # line 10 is the second `at` (6 header lines, `steps:`, the first step's two lines)
     result = runner.invoke(app, ["simulate", str(path)])
     assert result.exit_code == 2, _output(result)
-    assert f"{path}:10" in _output(result)
+    assert f"{path}:11" in _output(result)
     assert "backwards" in _output(result)
 
 
@@ -127,7 +149,7 @@ def test_cli_malformed_file_wins_over_a_failing_one(tmp_path: Path) -> None:
     failing = _write(tmp_path, "failing.yaml", _HEADER + "steps:\n  - at: +0m\n    expect: {state: closed}\n")
     result = runner.invoke(app, ["simulate", str(failing), str(bad)])
     assert result.exit_code == 2, _output(result)
-    assert f"{bad}:8" in _output(result)
+    assert f"{bad}:9" in _output(result)
 
 
 def test_cli_failing_expectation_exits_1(tmp_path: Path) -> None:
@@ -176,15 +198,16 @@ def test_cli_json_report(tmp_path: Path) -> None:
 def _coverage() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Triggers fired and accepted, and states expected, per algorithm, over all shipped scenarios."""
     registry = Registry.load()
-    fired: dict[str, set[str]] = {a: set() for a in COVERED_ALGORITHMS}
-    reached: dict[str, set[str]] = {a: set() for a in COVERED_ALGORITHMS}
+    fired: dict[tuple, set[str]] = {k: set() for k in COVERED}
+    reached: dict[tuple, set[str]] = {k: set() for k in COVERED}
     for path in SCENARIO_FILES:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        algorithm = doc.get("algorithm")
+        d = registry.get(doc.get("algorithm"), doc.get("version"))
+        algorithm = d.key
         if algorithm not in fired:
             continue
-        d = registry.get(algorithm, doc.get("version"))
-        reached[algorithm].add(d.spec.launch.initial)
+        reached[algorithm].update([d.spec.launch.initial] if d.spec.launch.initial
+                                  else [r.to for r in d.spec.launch.routes if r.when is None])
         for step in doc.get("steps") or []:
             expect = step.get("expect") or {}
             if step.get("fire") and "error" not in expect:
@@ -194,9 +217,9 @@ def _coverage() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     return fired, reached
 
 
-@pytest.mark.parametrize("algorithm", COVERED_ALGORITHMS)
-def test_scenarios_fire_every_trigger(algorithm: str) -> None:
-    d = Registry.load().get(algorithm)
+@pytest.mark.parametrize("algorithm", COVERED, ids=[f"{a}-v{v}" for a, v in COVERED])
+def test_scenarios_fire_every_trigger(algorithm: tuple) -> None:
+    d = Registry.load().get(*algorithm)
     fired, _ = _coverage()
     missing = sorted(set(d.spec.triggers) - fired[algorithm])
     assert not missing, f"{algorithm}: no scenario fires (successfully) {', '.join(missing)}"
@@ -204,9 +227,9 @@ def test_scenarios_fire_every_trigger(algorithm: str) -> None:
         assert cross_cutting in d.spec.triggers
 
 
-@pytest.mark.parametrize("algorithm", COVERED_ALGORITHMS)
-def test_scenarios_reach_every_state(algorithm: str) -> None:
-    d = Registry.load().get(algorithm)
+@pytest.mark.parametrize("algorithm", COVERED, ids=[f"{a}-v{v}" for a, v in COVERED])
+def test_scenarios_reach_every_state(algorithm: tuple) -> None:
+    d = Registry.load().get(*algorithm)
     _, reached = _coverage()
     missing = sorted(set(d.spec.states) - reached[algorithm])
     assert not missing, f"{algorithm}: no scenario expects the state {', '.join(missing)}"
