@@ -59,8 +59,24 @@ def load_common(path: Path = COMMON_FILE) -> LocatedYaml:
             data[key] = {**(data.get(key) or {}), **copy.deepcopy(value or {})}
         else:
             data[key] = copy.deepcopy(value)
-    lines = {**base.lines, **doc.lines}
-    return LocatedYaml(doc.file, data, lines)
+    return _Layered(doc, base, data)
+
+
+class _Layered(LocatedYaml):
+    """A common file laid over the one it extends: each path is located in the file it comes from."""
+
+    def __init__(self, top: LocatedYaml, base: LocatedYaml, data: dict[str, Any]):
+        super().__init__(top.file, data, {**base.lines, **top.lines})
+        self.top, self.base = top, base
+
+    def where(self, path) -> str:
+        path = tuple(path)
+        for prefix in (path[:i] for i in range(len(path), 0, -1)):
+            if prefix in self.top.lines:
+                return self.top.where(path)
+            if prefix in self.base.lines:
+                return self.base.where(path)
+        return self.top.where(path)
 
 
 def _common_for(doc: LocatedYaml, default: LocatedYaml | None, problems: list[str]) -> LocatedYaml:
@@ -149,8 +165,12 @@ def load_definition(path: str | Path, common: LocatedYaml | None = None,
 
 
 def _where(doc: LocatedYaml, common: LocatedYaml, path: tuple, common_triggers: frozenset[str]) -> str:
-    if len(path) >= 2 and path[0] == "triggers" and path[1] in common_triggers and path not in doc.lines:
-        return common.where(path)
+    """The line of `path`: in the definition, or in its common file for what that file defines."""
+    if len(path) >= 2 and path[:2] not in doc.lines:
+        if path[0] == "triggers" and path[1] in common_triggers:
+            return common.where(path)
+        if path[0] in ("ladders", "task_kinds") and path[1] in (common.data.get(path[0]) or {}):
+            return common.where(path)
     return doc.where(path)
 
 
