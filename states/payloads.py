@@ -96,6 +96,8 @@ def _annotation(name: str, spec: FieldSpec) -> tuple[Any, Any]:
         kw = {"max_length": spec.max_length or (2000 if t == "text" else 500),
               "min_length": 1 if spec.required else None}
     kw = {k: v for k, v in kw.items() if v is not None}
+    if _attribute(name) != name:
+        kw["alias"] = name
     if spec.required:
         return ann, Field(..., **kw)
     return ann | None, Field(None, **kw)
@@ -107,14 +109,22 @@ def _period(value: str) -> str:
     return value
 
 
+def _attribute(fname: str) -> str:
+    """The model attribute for a data field: its own name, unless the model class already has an
+    attribute of that name (e.g. `register`), then a prefixed one aliased to the field's name."""
+    return f"field_{fname}" if hasattr(BaseModel, fname) else fname
+
+
 def build_model(name: str, fields: dict[str, FieldSpec]) -> type[BaseModel]:
-    definitions = {fname: _annotation(fname, spec) for fname, spec in fields.items()}
+    definitions = {}
+    for fname, spec in fields.items():
+        definitions[_attribute(fname)] = _annotation(fname, spec)
     validators = {}
     for fname, spec in fields.items():
         if spec.type in ("string", "text"):
-            validators[f"_clean_{fname}"] = field_validator(fname)(_free_text(spec.required))
+            validators[f"_clean_{fname}"] = field_validator(_attribute(fname))(_free_text(spec.required))
         elif spec.type == "list":
-            validators[f"_clean_{fname}"] = field_validator(fname)(_free_text_items)
+            validators[f"_clean_{fname}"] = field_validator(_attribute(fname))(_free_text_items)
     return create_model(name, __base__=_Strict, __validators__=validators, **definitions)
 
 
@@ -135,7 +145,7 @@ def validate_payload(definition_key: tuple[str, int, str], scope: str,
         elif err["type"] == "missing":
             msg = "required field is missing"
         raise RuleViolation("invalid_data", f"field {loc!r}: {msg}", field=loc) from None
-    values = obj.model_dump(mode="json", exclude_none=True)
+    values = obj.model_dump(mode="json", exclude_none=True, by_alias=True)
     for fname, spec in fields.items():
         if spec.required_when is not None and fname not in values:
             ctx = GuardContext(case={}, data=values, now=_EPOCH)
