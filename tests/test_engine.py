@@ -13,6 +13,7 @@ from states.verify import verify_case
 from states.unit_of_work import CaseChange
 
 from conftest import kz
+from factories import violence_report_data
 
 T0 = kz(2026, 4, 6, 10)  # a Monday without holidays
 BULLYING = {"form": "bullying", "channel": "school", "summary": "repeated name-calling in class 5B"}
@@ -25,9 +26,12 @@ def _iin_fixture() -> str:
     return "14031560001" + str(check_digit("14031560001"))
 
 
-def launch(engine, data=None, **kw):
+def launch(engine, data=None, now=T0):
+    """A violence-report on the current version: valid launch data (`detected_at` an hour before
+    `now`, a reporter) with `data` laid over it."""
     school = engine.svc.directory.schools("KZ-75")[0].id
-    return engine.launch("violence-report", "KZ-75", school, data or BULLYING, now=kw.get("now", T0))
+    return engine.launch("violence-report", "KZ-75", school, violence_report_data(now=now, **{**BULLYING, **(data or {})}),
+                         now=now)
 
 
 def counts(engine) -> dict[str, int]:
@@ -111,23 +115,35 @@ def test_guard_failure_names_the_condition(engine):
     dept = body(engine, ref, "education_department")
     school = body(engine, ref, "school")
     engine.fire(ref, "assess", school, {"immediate_danger": False, "perpetrator": "peer"}, now=kz(2026, 4, 6, 11))
-    engine.fire(ref, "bullying_not_recognised", dept, {"reason": "one-off conflict"}, now=kz(2026, 4, 7, 11))
+    engine.fire(ref, "bullying_not_recognised", school, {"reason": "one-off conflict"}, now=kz(2026, 4, 7, 11))
     with pytest.raises(RuleViolation) as info:
         engine.fire(ref, "appeal_filed", dept, {"grounds": "new witnesses"}, now=kz(2026, 7, 8, 11))
-    assert info.value.code == "guard_failed" and "at most 3 months" in info.value.message
+    assert info.value.code == "guard_failed" and "within 3 months of the decision" in info.value.message
     out = engine.fire(ref, "appeal_filed", dept, {"grounds": "new witnesses"}, now=kz(2026, 7, 6, 11))
     assert out.state == "appeal_review"
 
 
-def test_a_supervisor_may_fire_for_the_body_it_supervises(engine):
+def test_a_supervisor_may_fire_for_the_body_it_supervises_but_not_take_its_decision(engine):
     ref = launch(engine).ref
-    engine.fire(ref, "assess", body(engine, ref, "school"), {"immediate_danger": False, "perpetrator": "peer"},
-                now=kz(2026, 4, 6, 11))
-    out = engine.fire(ref, "bullying_recognised", "ministry_education", {}, now=kz(2026, 4, 7, 11))
-    assert out.state == "support_plan"
+    out = engine.fire(ref, "assess", "ministry_education", {"immediate_danger": False, "perpetrator": "peer"},
+                      now=kz(2026, 4, 6, 11))
+    assert out.state == "bullying_review"
+    with pytest.raises(RuleViolation) as info:  # version 2, C2: the school's decision alone
+        engine.fire(ref, "bullying_recognised", "ministry_education", {}, now=kz(2026, 4, 7, 11))
+    assert info.value.code == "forbidden" and "kz-75.school-1" in info.value.message
+    assert engine.fire(ref, "bullying_recognised", body(engine, ref, "school"), {},
+                       now=kz(2026, 4, 7, 11)).state == "support_plan"
     with pytest.raises(RuleViolation) as info:  # another region's department supervises nothing here
         engine.fire(ref, "withdraw", "kz-71.education_department", {"reason": "x"}, now=kz(2026, 4, 7, 12))
     assert info.value.code == "forbidden"
+
+
+def test_version_1_a_supervisor_may_take_the_decision_of_the_body_it_supervises(engine):
+    ref = engine.launch("violence-report", "KZ-75", "kz-75.school-1", BULLYING, now=T0, version=1).ref
+    engine.fire(ref, "assess", "kz-75.school-1", {"immediate_danger": False, "perpetrator": "peer"},
+                now=kz(2026, 4, 6, 11))
+    out = engine.fire(ref, "bullying_recognised", "ministry_education", {}, now=kz(2026, 4, 7, 11))
+    assert out.state == "support_plan"
 
 
 def test_personal_data_is_kept_apart_from_the_history(engine):
@@ -300,4 +316,4 @@ def test_every_event_is_chained_to_the_previous_one(engine):
     assert rows[1].effects["tasks_closed"] == [{"key": "t1", "status": "done"}]
     assert rows[1].actor == "kz-75.school-1" and rows[1].trigger == "assess"
     assert (rows[1].from_state, rows[1].to_state) == ("reported", "bullying_review")
-    assert rows[1].algorithm_version == 1
+    assert rows[1].algorithm_version == 2  # new cases run the latest version
