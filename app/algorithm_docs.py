@@ -9,21 +9,27 @@ Page layout (one Markdown file per page, deterministic: no timestamps, no absolu
 * when an algorithm has several versions, also `docs/algorithms/<id>.v<N>.md` for every version
   (the latest included, identical to `<id>.md`), so a link to a pinned version stays valid.
 
-Pages describe the shipped definitions (`algorithms/*.v*.yaml` merged with `common.yaml`) without
+A page of version N > 1 ends with "Changes from version N-1": on a version-2 page, every rule of
+`version-2.md` that applies (C1-C5 and the algorithm's own) with what changed, what the definition
+does for it and the `source:` strings naming it (see `RULES`), then every other difference.
+
+Pages describe the shipped definitions (`algorithms/*.v*.yaml` merged with their common file) without
 deployment deadline overrides, whatever QORGAU_DEADLINE_OVERRIDES says, so the committed pages do
 not depend on the machine that generated them.
 """
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import typer
 
-from algorithms.definition import ANY, NON_FINAL, SAME, Definition
-from algorithms.schema import Deadline, FieldSpec, Guard, NotifySpec, TaskSpec, TriggerSpec
+from algorithms.definition import ANY, NON_FINAL, RETURN, SAME, Definition
+from algorithms.schema import FIELD_TYPES, Deadline, FieldSpec, Guard, NotifySpec, TaskSpec, TriggerSpec
 from states.guards import describe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +43,11 @@ SPECIAL_ACTORS = {"system": "system (timer)", "any_bound": "any body bound to th
 
 # ---------------------------------------------------------------- public API
 
-def render_page(definition: Definition, versions: Iterable[int] = ()) -> str:
+def render_page(definition: Definition, versions: Iterable[int] = (), previous: Definition | None = None) -> str:
     """The Markdown page of one algorithm version. `versions` (all known versions of the algorithm)
-    adds a line linking the per-version pages."""
-    return _Page(definition, sorted(set(versions))).render()
+    adds a line linking the per-version pages; `previous` (the version before) adds what changed
+    since it. A version-2 page traces every rule of version-2.md to the definition's `source:`."""
+    return _Page(definition, sorted(set(versions)), previous).render()
 
 
 def render_index(definitions: Iterable[Definition]) -> str:
@@ -48,7 +55,8 @@ def render_index(definitions: Iterable[Definition]) -> str:
     groups = _group(definitions)
     out = [GENERATED, "", "# Algorithms", "",
            "Reference pages of the response algorithms, generated from the definitions in `algorithms/` "
-           "(one YAML file per algorithm and version, merged with `algorithms/common.yaml`). "
+           "(one YAML file per algorithm and version, merged with its common file: `algorithms/common.yaml`, "
+           "or for version 2 `algorithms/common-v2.yaml`, which extends it). "
            "Regenerate with `qorgau docs`; `qorgau docs --check` fails while these pages are stale.", "",
            "| Algorithm | kk / ru | Id | Latest | Older versions | Content hash | States | Triggers |",
            "|---|---|---|---|---|---|---|---|"]
@@ -62,13 +70,20 @@ def render_index(definitions: Iterable[Definition]) -> str:
     out += ["", "## Reading the pages", "",
             "- `<id>.md` describes the latest version. When an algorithm has several versions, "
             "`<id>.v<N>.md` describes version N (cases stay on the version they were launched with).",
+            "- A page of version N > 1 ends with *Changes from version N-1*; on a version-2 page it lists every "
+            "rule of `version-2.md` that applies to the algorithm (C1–C5 and its own), what changed, what the "
+            "definition does for it and the `source:` strings that name it, then every other difference.",
             "- The content hash is the first 12 characters of the SHA-256 of the merged definition that "
             "cases pin.",
             "- Deadlines: *working days* follow the Kazakhstan working calendar and fall due at the end of "
             "the working day; *days* and *months* are calendar periods moved to the next working day.",
             f"- {OVERRIDE_NOTE}",
-            "- The cross-cutting triggers of `algorithms/common.yaml` (transfer, withdraw, link, ...) apply "
-            "in every non-final state; each page lists them once and leaves them out of the diagram.",
+            "- The cross-cutting triggers of the common file (transfer, withdraw, link, ...) apply in every "
+            "non-final state; each page lists them once, with those its definition leaves out or amends, and "
+            "leaves them out of the diagram.",
+            "- A *decision* may be taken only by the body bound to the case in one of the trigger's actor types; "
+            "a supervisor may not take it. \"Back to the state it came from\" is drawn as one edge to each "
+            "possible origin, labelled “(return)”.",
             ""]
     return _finish(out)
 
@@ -156,10 +171,11 @@ def _pages(registry=None) -> dict[str, str]:
     pages: dict[str, str] = {INDEX: render_index(definitions)}
     for alg_id, defs in _group(definitions).items():
         versions = [d.version for d in defs]
+        before = {d.version: prev for prev, d in zip(defs, defs[1:])}
         if len(defs) > 1:
             for d in defs:
-                pages[f"{alg_id}.v{d.version}.md"] = render_page(d, versions)
-        pages[f"{alg_id}.md"] = render_page(defs[-1], versions)
+                pages[f"{alg_id}.v{d.version}.md"] = render_page(d, versions, before.get(d.version))
+        pages[f"{alg_id}.md"] = render_page(defs[-1], versions, before.get(defs[-1].version))
     return dict(sorted(pages.items()))
 
 
@@ -200,10 +216,66 @@ def _code(text: Any) -> str:
 
 
 def _when(guard: Guard | None) -> str:
-    """A condition in words (`states.guards.describe`); a guard's own `message` reads as prose."""
+    """A condition in words: comparisons as code (`states.guards.describe`), the case's history and
+    clocks in words; a guard's own `message` reads as prose, followed by the rule it checks."""
     if guard is None:
         return ""
-    return f"when {guard.message}" if guard.message else f"when {_code(describe(guard))}"
+    return f"when {guard_words(guard)}"
+
+
+def _or(names: Iterable[str]) -> str:
+    names = [_code(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _elapsed_words(e) -> str:
+    return f"{'at least' if e.at_least else 'at most'} {deadline_words(e.at_least or e.at_most)}"
+
+
+def guard_words(g: Guard) -> str:
+    """A guard in words a coordinator reads. A `message` is the guard's own prose; on a guard over the
+    case's history (events, time since an event) the rule it checks follows in brackets."""
+    if g.message:
+        inner = g.not_ if g.not_ is not None else g
+        if inner.event is None and inner.elapsed_since_event is None:
+            return g.message
+        return f"{g.message} ({_guard_formal(g)})"
+    return _guard_formal(g)
+
+
+def _guard_formal(g: Guard) -> str:
+    if g.field:
+        return _code(describe(g.model_copy(update={"message": None})))
+    if g.all:
+        return " and ".join(guard_words(s) for s in g.all)
+    if g.any:
+        return "either " + " or ".join(guard_words(s) for s in g.any)
+    if g.not_ is not None:
+        inner = g.not_
+        if inner.event is not None and not inner.message:
+            return "no " + _event_words(inner.event)
+        if inner.task_open and not inner.message:
+            return f"task {_code(inner.task_open)} is not open"
+        return f"not ({guard_words(inner)})"
+    if g.elapsed_in_state is not None:
+        return f"the case has been in its state for {_elapsed_words(g.elapsed_in_state)}"
+    if g.elapsed_since_closed is not None:
+        return f"{_elapsed_words(g.elapsed_since_closed)} since the case was closed"
+    if g.task_open:
+        return f"task {_code(g.task_open)} is open"
+    if g.event is not None:
+        return "the case's history holds " + _event_words(g.event)
+    if g.elapsed_since_event is not None:
+        e = g.elapsed_since_event
+        return f"{_elapsed_words(e)} since the latest {_or(e.trigger)} event"
+    return "the case entered its state by " + _or(["launch" if t == "launch" else t for t in g.entered_by or []])
+
+
+def _event_words(event) -> str:
+    text = f"{_or(event.trigger)} event"
+    if event.since:
+        text += f" after the latest {_or(event.since)}"
+    return text
 
 
 def _source(text: str | None) -> str:
@@ -239,7 +311,10 @@ def deadline_words(rule: Deadline) -> str:
 
 
 def _deadlines(task: TaskSpec) -> str:
-    rules = task.deadlines()
+    return _deadline_list_words(task.deadlines())
+
+
+def _deadline_list_words(rules: list[Deadline]) -> str:
     if len(rules) == 1 and rules[0].when is None:
         return deadline_words(rules[0])
     parts = []
@@ -251,10 +326,22 @@ def _deadlines(task: TaskSpec) -> str:
     return "; ".join(parts)
 
 
+FIELD_TYPE_WORDS = {
+    "datetime": "datetime (a date and time with its offset)",
+    "registry_number": "registry_number (digits and dashes; a typed registry field, so not refused as a personal number)",
+}
+
+
 def _field(name: str, f: FieldSpec) -> str:
-    parts = [f.type]
+    parts = [FIELD_TYPE_WORDS.get(f.type, f.type)]
     if f.required:
         parts.append("required")
+    if f.required_when is not None:
+        parts.append(f"required {_when(f.required_when)}, optional otherwise")
+    if f.within_past is not None:
+        parts.append(f"not in the future and at most {deadline_words(f.within_past)} before the moment it is entered")
+    if f.within_plan:
+        parts.append("a period inside the span of a plan in the plan catalogue (a period covered by none is refused)")
     if f.values:
         parts.append("one of " + ", ".join(_code(v) for v in f.values))
     if f.body_type:
@@ -297,10 +384,11 @@ def _finish(lines: list[str]) -> str:
 # ---------------------------------------------------------------- one page
 
 class _Page:
-    def __init__(self, d: Definition, versions: list[int]):
+    def __init__(self, d: Definition, versions: list[int], previous: Definition | None = None):
         self.d = d
         self.spec = d.spec
         self.versions = versions
+        self.previous = previous
 
     def task_name(self, kind: str) -> str:
         return f"**{self.d.task_title(kind)['en']}** ({_code(kind)})"
@@ -324,7 +412,7 @@ class _Page:
     def render(self) -> str:
         out: list[str] = [GENERATED, ""]
         for section in (self.header, self.diagram, self.launch, self.states, self.triggers,
-                        self.cross_cutting, self.outcomes, self.ladders):
+                        self.cross_cutting, self.outcomes, self.ladders, self.subordination, self.changes):
             out += section()
         return _finish(out)
 
@@ -337,9 +425,15 @@ class _Page:
                _row("Version", str(s.version)),
                _row("Content hash", _code(d.content_hash[:12])),
                _row("Reference prefix", _code(s.reference_prefix)),
-               _row("Definition", _code(_definition_file(d.file)))]
+               _row("Definition", _code(_definition_file(d.file))),
+               _row("Common file", _common_words(self.spec, d.file)),
+               _row("Escalation line", SUBORDINATION_WORDS[self.spec.subordination])]
         if s.roles:
             out.append(_row("Roles", "; ".join(f"{_code(k)} ({v.title.en}): {_role_source(v)}" for k, v in s.roles.items())))
+        if self.previous is not None or self.d.version == 2:
+            before = self.previous.version if self.previous is not None else self.d.version - 1
+            what = "each rule of version-2.md traced to its source" if self.d.version == 2 else "what changed"
+            out.append(_row("Changes", f"[from version {before}](#changes-from-version-{before}): {what}"))
         if len(self.versions) > 1:
             latest = self.versions[-1]
             links = [f"[v{v}]({s.id}.v{v}.md)" + (" (latest)" if v == latest else "") for v in self.versions]
@@ -353,6 +447,9 @@ class _Page:
         note = "Triggers that keep the case in its state are not drawn."
         if common:
             note = f"The cross-cutting triggers ({common}) and triggers that keep the case in its state are not drawn."
+        if any(e.returns_to for edges in self.d.edges.values() for e in edges):
+            note += (" A trigger that takes the case back to the state it came from is drawn to each such state, "
+                     "labelled “(return)”; a case takes only the edge to the state it came from.")
         return ["## Diagram", "", note, "", "```mermaid", mermaid_block(self.d), "```", ""]
 
     def launch(self) -> list[str]:
@@ -363,11 +460,17 @@ class _Page:
         else:
             out.append("- Starts in the first state whose condition holds:")
             out += [f"  {i}. {self.state_name(r.to)} {_when(r.when) or 'otherwise'}".rstrip()
+                    + (f" ({_source(r.source)})" if r.source else "")
                     for i, r in enumerate(la.routes, 1)]
         if la.notify:
             out.append("- Notifies: " + _notify(la.notify).replace("<br>", "; "))
         if la.unique:
             out.append("- At most one open case per " + ", ".join(_code(u) for u in la.unique))
+        if la.late is not None:
+            late = la.late
+            out.append(f"- Reported late: a case launched more than {deadline_words(late.after)} after "
+                       f"{_code(late.from_)} is recorded as reported late (case field {_code(late.record)}, "
+                       f"true or false; the launch event says by how much); {_source(late.source)}")
         out += ["", "| Field | Title | Type and values |", "|---|---|---|"]
         for name, f in la.data.items():
             out.append(_row(_code(name), f.title.en if f.title else "", _field(name, f).split(": ", 1)[1]))
@@ -383,7 +486,16 @@ class _Page:
             for t in st.timers:
                 what = (f"fires {_code(t.fire)}" if t.fire else f"opens {self.task(t.open_task)}")
                 own_source = t.source and not (t.open_task and t.open_task.source == t.source)
-                timers.append(f"{_code(t.name)}: after {deadline_words(t.after)} in the state, {what}"
+                restarted = [n for n, tr in self.spec.triggers.items() if t.name in tr.restarts_timers]
+                if t.anchor:
+                    when = (f"{deadline_words(t.after)} after the latest {_or(t.anchor)} event (the clock does "
+                            f"not start on entering the state, so leaving and re-entering it does not restart it"
+                            + (f"; {_or(restarted)} restarts it" if restarted else "") + ")")
+                else:
+                    when = f"after {deadline_words(t.after)} in the state"
+                    if restarted:
+                        when += f" ({_or(restarted)} restarts it)"
+                timers.append(f"{_code(t.name)}: {when}, {what}"
                               + (f" (timer {_source(t.source)})" if own_source else ""))
             if st.resets:
                 timers.append("resets " + ", ".join(_code(c) for c in st.resets) + " to 0 on entry")
@@ -410,11 +522,11 @@ class _Page:
                 actors += "; fired by " + ", ".join(fired_by[name])
             outcomes = [f"{_code(t.outcome)} ({self.spec.outcomes[t.outcome].en})"
                         for t in tr.transitions if t.outcome and t.outcome in self.spec.outcomes]
-            out.append(_row(_code(name), title, self.moves(tr), actors, _fields(tr.data), self.effects(tr),
+            out.append(_row(_code(name), title, self.moves(name, tr), actors, _fields(tr.data), self.effects(tr),
                             _notify(tr.notify), self.spawns(tr), ", ".join(dict.fromkeys(outcomes))))
         return out
 
-    def moves(self, tr: TriggerSpec) -> str:
+    def moves(self, name: str, tr: TriggerSpec) -> str:
         lines = []
         if tr.guard is not None:
             lines.append(f"allowed only {_when(tr.guard)}")
@@ -423,7 +535,20 @@ class _Page:
         for i, t in enumerate(tr.transitions, 1):
             sources = self.d.expand_sources(t)
             text = f"{self.from_words(t.sources(), t.except_)} → "
-            text += "stays in the state" if t.to == SAME else _code(t.to)
+            if t.to == SAME:
+                text += "stays in the state"
+            elif t.to == RETURN:
+                text += "back to the state it came from"
+                origins = {}
+                for e in self.d.edges.get(name, []):
+                    if e.index == i - 1 and e.returns_to:
+                        origins.setdefault(e.source, []).append(e.dest)
+                if origins:
+                    text += " (" + "; ".join(
+                        (f"from {_code(src)}: " if len(origins) > 1 else "") + _or(dests)
+                        for src, dests in origins.items()) + ")"
+            else:
+                text += _code(t.to)
             if t.when is not None:
                 text += f" {_when(t.when)}"
             elif covered & set(sources):
@@ -447,6 +572,8 @@ class _Page:
 
     def effects(self, tr: TriggerSpec) -> str:
         out = []
+        if tr.decision:
+            out.append(f"decision of the {_or(tr.actors)} bound to the case; a supervisor may not take it")
         if tr.assignee_of:
             out.append(f"only the assignee of {_code(tr.assignee_of)} (or a supervisor) may fire it")
         if tr.completes == "all":
@@ -475,6 +602,9 @@ class _Page:
                                               for f, to in tr.recorded().items()) + " on the case")
         if tr.count:
             out.append("counts " + ", ".join(_code(c) for c in tr.count) + " on the case")
+        if tr.completes != "all" and any(t.to in self.d.final_states for t in tr.transitions):
+            out.append("when it closes the case, every open task it does not complete is cancelled (not done), "
+                       "whichever body owns it")
         if tr.effect == "transfer":
             out.append("moves the case to another region")
         elif tr.effect == "link":
@@ -502,11 +632,29 @@ class _Page:
 
     def cross_cutting(self) -> list[str]:
         common = [n for n in self.spec.triggers if n in self.d.common_triggers]
-        if not common:
+        use = self.spec.common
+        if not common and not (use and use.omit):
             return []
-        return ["## Cross-cutting triggers", "",
-                "Defined once in `algorithms/common.yaml` for every algorithm.", ""
-                ] + self.trigger_rows(common) + [""]
+        out = ["## Cross-cutting triggers", "",
+               f"Taken from {_common_words(self.spec, self.d.file)}, shared by every algorithm that uses it; "
+               "they apply in every non-final state.", ""]
+        if use and use.omit:
+            out += [f"- Left out for this algorithm: {', '.join(_code(n) for n in use.omit)} (firing one is "
+                    "`unknown_trigger`).", ""]
+        if use and use.amend:
+            for name, am in use.amend.items():
+                parts = []
+                if am.actors is not None:
+                    parts.append(f"only {_or(am.actors)} may fire it")
+                if am.decision:
+                    parts.append("it is a decision of that body, so a supervisor may not take it in its place")
+                elif am.decision is False:
+                    parts.append("it is not a decision")
+                out.append(f"- Amended for this algorithm: {_code(name)}: {'; '.join(parts)}.")
+            out.append("")
+        if common:
+            out += self.trigger_rows(common) + [""]
+        return out
 
     def outcomes(self) -> list[str]:
         if not self.spec.outcomes:
@@ -521,20 +669,192 @@ class _Page:
             if kind not in used[ladder]:
                 used[ladder].append(kind)
         out = ["## Escalation ladders", "",
-               "Each task climbs its ladder while it stays open; times are relative to the task's due time.", "",
+               "Each task climbs its ladder while it stays open; times are relative to the task's due time; "
+               "→ names who is told at that step (the assignee's parent and line ministry follow the "
+               "escalation line below).", "",
                "| Ladder | Steps | Used by | Source |", "|---|---|---|---|"]
         for name, ladder in self.spec.ladders.items():
             steps = []
             for st in ladder.steps:
-                text = f"{st.step}: {ladder_time_words(st.at)}"
+                text = f"{st.step}: {ladder_time_words(st.at)} → {recipient_words(st)}"
                 if st.ensure_completion is not None:
-                    text += (f", opens {self.task_name('ensure_completion')} for the parent body, "
+                    whom = "each of them" if st.to else "the parent body"
+                    text += (f"; opens {self.task_name('ensure_completion')} for {whom}, "
                              f"due in {deadline_words(st.ensure_completion)}")
                 steps.append(text)
             users = ", ".join(_code(k) for k in used.get(name, [])) or "not used"
-            out.append(_row(_code(name), "<br>".join(f"{i}. {s}" for i, s in enumerate(steps, 1)),
+            if not any(st.to for st in ladder.steps):
+                steps.append("(recipients as in version 1: the ladder does not name them)")
+            out.append(_row(_code(name), "<br>".join(f"{i}. {s}" if not s.startswith("(") else s
+                                                     for i, s in enumerate(steps, 1)),
                             users, _source(ladder.source).removeprefix("source: ")))
         return out + [""]
+
+    def changes(self) -> list[str]:
+        """What changed since the version before; on a version-2 page, every rule of version-2.md
+        with what changed, what this definition does for it and the `source:` strings naming it."""
+        prev = self.previous
+        if prev is None and self.d.version != 2:
+            return []
+        before = prev.version if prev is not None else self.d.version - 1
+        elements = _elements(self.d)
+        old = _elements(prev) if prev is not None else {}
+        out = [f"## Changes from version {before}", ""]
+        named: set[tuple] = set()
+        if self.d.version == 2:
+            rules = rules_for(self.d.id)
+            out += [f"Version 2 applies the rules of `version-2.md` to this algorithm: "
+                    f"{', '.join(rules)}. For each rule: what changed, what this definition does for it, "
+                    "and the `source:` strings in the definition that name it. Everything no rule names "
+                    "is as in version 1; the last list shows every other difference.", ""]
+            for rule in rules:
+                title, summary = RULES[rule]
+                out += [f"### {rule}. {title}", "", f"What changed: {summary}", ""]
+                derived = self.rule_evidence(rule)
+                if derived:
+                    out += ["In this definition:", ""] + [f"- {line}" for line in derived] + [""]
+                traced = [(key, el) for key, el in elements.items() if rule in el.rules]
+                named |= {key for key, _ in traced}
+                if traced:
+                    out += [f"Sources naming {rule}:", ""]
+                    for key, el in traced:
+                        srcs = "; ".join(f"«{src}»" for src in el.sources if rule in _rule_ids(src))
+                        out.append(f"- {el.label}: {_element_change(el, old.get(key), before)} — source: {srcs}")
+                    out.append("")
+                else:
+                    out += [f"Sources naming {rule}: none — no `source:` in this definition names {rule}.", ""]
+        if prev is None:
+            return out
+        other = []
+        for key in list(elements) + [k for k in old if k not in elements]:
+            if key in named:
+                continue
+            new_el, old_el = elements.get(key), old.get(key)
+            if new_el is not None and old_el is not None and new_el.value == old_el.value:
+                continue
+            el = new_el or old_el
+            other.append(f"- {el.label}: {_element_change(new_el, old_el, before)}")
+        title = "Other differences" if self.d.version == 2 else "Differences"
+        out += [f"### {title} from version {before}", ""]
+        out += other or ["- none"]
+        return out + [""]
+
+    def rule_evidence(self, rule: str) -> list[str]:
+        """What the definition does for a common rule, read from its structure (not from `source:`)."""
+        spec, d = self.spec, self.d
+        out: list[str] = []
+        if rule == "C1":
+            out.append(f"escalation line: {SUBORDINATION_WORDS[spec.subordination]}")
+            for name, ladder in spec.ladders.items():
+                for st in ladder.steps:
+                    if st.step == "critical":
+                        out.append(f"ladder {_code(name)}, critical step → {recipient_words(st)}")
+        elif rule == "C2":
+            for name, tr in spec.triggers.items():
+                if tr.decision:
+                    out.append(f"{_code(name)}: decision of the {_or(tr.actors)} bound to the case")
+            if not out:
+                out.append("no trigger of this algorithm is a decision")
+        elif rule == "C3":
+            for name, tr in spec.triggers.items():
+                closing = [t for t in tr.transitions if t.to in d.final_states]
+                if not closing:
+                    continue
+                moves = ", ".join(f"{self.from_words(t.sources(), t.except_)} → {_code(t.to)}" for t in closing)
+                if tr.completes == "all":
+                    done = "completes all open tasks (version 1's rule)"
+                elif tr.completes:
+                    done = "completes " + ", ".join(_code(k) for k in tr.completes) + "; every other open task is cancelled"
+                else:
+                    done = "every open task is cancelled"
+                out.append(f"{_code(name)} ({moves}): {done}")
+        elif rule == "C4":
+            use = spec.common
+            for name in ("transfer", "withdraw"):
+                tr = spec.triggers.get(name)
+                if tr is None:
+                    out.append(f"{_code(name)}: left out (firing it is `unknown_trigger`)")
+                else:
+                    out.append(f"{_code(name)}: fired by {_or(tr.actors)}" + ("; a decision" if tr.decision else ""))
+            if use and use.amend:
+                out.append("amended cross-cutting triggers: " + ", ".join(_code(n) for n in use.amend))
+        elif rule == "C5":
+            for name, tr in spec.triggers.items():
+                for sp in tr.spawn:
+                    texts = {k: v for k, v in sp.data.items() if k in ("summary", "reasons")}
+                    words = "; ".join(f"{_code(k)} = «{v if isinstance(v, str) else ' | '.join(map(str, v))}»"
+                                      for k, v in texts.items()) or "no summary or reasons of its own"
+                    out.append(f"{_code(name)} launches [{sp.algorithm}]({sp.algorithm}.md): {words}")
+            if not out:
+                out.append("this algorithm launches no other case")
+        elif rule == "R1":
+            for name, f in spec.launch.data.items():
+                if f.within_plan:
+                    out.append(f"launch field {_code(name)}: {_field(name, f).split(': ', 1)[1]}")
+        elif rule == "R2":
+            out.append("the executors' successors are kept in the plan catalogue (`algorithms/data/`), "
+                       "not in this definition")
+        return out
+
+    def subordination(self) -> list[str]:
+        """Who each task owner escalates to, as the shipped directory sets up the body types."""
+        from states.directory import LINE_MINISTRY, PARENT_TYPE, PARENT_TYPE_V1
+        parents = PARENT_TYPE if self.spec.subordination == "directory" else PARENT_TYPE_V1
+        owners: dict[str, set[str]] = defaultdict(set)
+        for body, ladder in self._task_bodies():
+            owners[body].add(ladder)
+        out = ["## Line of subordination", "",
+               f"Escalation line: {SUBORDINATION_WORDS[self.spec.subordination]}. For every body that owns a "
+               "task here, the bodies above it (as the shipped directory sets up the body types) and who the "
+               "critical step reaches.", "",
+               "| Task owner | Answers to (up the chain) | Critical step reaches |", "|---|---|---|"]
+        for body in sorted(owners):
+            role = self.spec.roles.get(body)
+            chain, t = [], body
+            while not role and parents.get(t) and parents[t] not in chain and len(chain) < 10:
+                t = parents[t]
+                chain.append(t)
+            critical = []
+            for ladder_name in sorted(owners[body]):
+                ladder = self.spec.ladders.get(ladder_name)
+                for st in (ladder.steps if ladder else []):
+                    if st.step != "critical":
+                        continue
+                    for token in _step_recipients(st):
+                        if role and token.startswith("assignee"):
+                            text = RECIPIENT_WORDS[token].replace("the assignee's", "its").replace(
+                                "the assignee", "the bound body")
+                        elif token == "assignee.line_ministry":
+                            who = LINE_MINISTRY.get(body)
+                            text = f"{_code(who)} (line ministry)" if who else "no line ministry"
+                        elif token == "assignee.top":
+                            text = f"{_code(chain[-1] if chain else body)} (top of the chain)"
+                        elif token == "assignee.parent":
+                            text = f"{_code(chain[0])} (parent)" if chain else "no parent"
+                        elif token == "assignee":
+                            text = f"{_code(body)} (the assignee)"
+                        else:
+                            text = f"the case's {_code(token)}"
+                        if text not in critical:
+                            critical.append(text)
+            if role:
+                owner = f"{_code(body)} ({role.title.en}: {_role_source(role)})"
+                up = "the bodies above the body bound in this role"
+            else:
+                owner, up = _code(body), " → ".join(_code(c) for c in chain) or "nobody (republic level)"
+            out.append(_row(owner, up, ", ".join(critical) or "no ladder"))
+        return out + [""]
+
+    def _task_bodies(self):
+        for st in self.spec.states.values():
+            for t in st.tasks:
+                yield t.body, t.ladder
+            for tm in st.timers:
+                if tm.open_task:
+                    yield tm.open_task.body, tm.open_task.ladder
+        for tr in self.spec.triggers.values():
+            for t in tr.opens:
+                yield t.body, t.ladder
 
     def _task_ladders(self):
         for st in self.spec.states.values():
@@ -548,6 +868,296 @@ class _Page:
                 yield t.kind, t.ladder
             if tr.opens_each:
                 yield tr.opens_each.kind, tr.opens_each.ladder
+
+
+# ---------------------------------------------------------------- version 2: rules and changes
+
+# The rules of version-2.md (title, what changed in a coordinator's words); C1-C5 apply to every
+# algorithm, the others to the algorithm of their letter.
+RULES: dict[str, tuple[str, str]] = {
+    "C1": ("Escalation follows the line of subordination",
+           "a task escalates to its owner's own parent in the directory (health → the regional health "
+           "department, social services → the regional department of employment and social programmes, "
+           "guardianship → the education department); the critical step reaches the region's akimat and "
+           "the assignee's line ministry."),
+    "C2": ("Decisions are taken only by the body that owns them",
+           "a decision may be taken only by a body bound to the case in one of the trigger's actor types; "
+           "a supervisor may not take it in its place (`forbidden`). Supervisors may still fire every "
+           "other trigger."),
+    "C3": ("Closing cancels other bodies' work; it never marks it done",
+           "a closing trigger completes only the tasks it names (the closing body's own); every other open "
+           "task is cancelled, whichever body owns it. Compliance figures count cancelled tasks apart and "
+           "never as on time."),
+    "C4": ("Transfer and withdraw per algorithm",
+           "`transfer` applies to violence-report, suicide-response and social-patronage, not to "
+           "plan-reporting; in plan-reporting only `ministry_education` may withdraw a case, as its decision."),
+    "C5": ("Texts of spawned cases",
+           "a spawned case's summary and reasons are written in Kazakh and Russian (\"kk text / ru text\"), "
+           "never in English."),
+    "V1": ("Immediate danger at launch",
+           "launch field `immediate_danger`: when true the case starts in `emergency_protection` with that "
+           "state's tasks plus the police check and, for physical or sexual violence, the medical "
+           "examination; `case_opened` also goes to guardianship."),
+    "V2": ("Duty to report",
+           "launch fields `detected_at` (not in the future, at most a year back) and `reporter`; a case "
+           "launched more than 24 hours after the detection is recorded as reported late (suggested "
+           "default). A violence report launched by another case takes the launching event's time and "
+           "reporter `other`."),
+    "V3": ("Police registration",
+           "`police_check_done` gains `register` (ЕРДР or КУИ; required unless there was no offence) and "
+           "`registry_number` (required with a register; digits and dashes, at most 30 characters)."),
+    "V4": ("Placement is guardianship's decision",
+           "`child_safe` completes only `ensure_safety`; `placement_decision` stays open until guardianship "
+           "takes its decision `placement_decided` (family, relatives, foster family, crisis centre or "
+           "hospital)."),
+    "V5": ("Bullying is reviewed by the school's prevention council",
+           "`decide_bullying` is owed by the school (3 working days); the school takes the decisions "
+           "`bullying_recognised` and `bullying_not_recognised`, and `decision` goes to the education "
+           "department and the school."),
+    "V6": ("Appeal under АППК",
+           "an appeal may be filed within 3 months of the original decision not to recognise bullying, once "
+           "per decision. The school reviews it (3 working days, АППК art. 91(4)) and grants or forwards it; "
+           "the education department then upholds or rejects it (20 working days, АППК art. 100)."),
+    "V7": ("The 6-month КДН clock runs from the approved plan",
+           "the timer that opens `decide_kdn_referral` runs from `plan_approved`, not from the last entry "
+           "into `monitoring`: a consilium round trip does not restart it; `continue_monitoring` does."),
+    "V8": ("A consilium returns the case where it came from",
+           "`consilium_done` moves the case back to the state from which it was referred (`support_plan` "
+           "or `monitoring`)."),
+    "V9": ("Closing", "`resolved` completes `monitoring_review` and cancels every other open task (C3)."),
+    "V10": ("Intra-school registration ends",
+            "new trigger `deregistered` (school, in `monitoring`, a reason required), allowed when the "
+            "approved plan put the child on the intra-school register and the child has not been "
+            "deregistered since."),
+    "S1": ("No working-day wait for a child at risk",
+           "`risk_screening` is due within 24 hours on the urgent ladder, not at the end of a working day; "
+           "`case_opened` for signs also goes to the education department."),
+    "S2": ("Obstruction goes to the КДН",
+           "new state `kdn_review` (`kdn_decision`, 15 working days); `refer_to_kdn` from `support_plan` or "
+           "`follow_up`; the commission's decision `kdn_decided` returns the case to the state it was "
+           "referred from."),
+    "S3": ("Closing", "`close` completes `follow_up_contact` and cancels every other open task (C3)."),
+    "P1": ("Unknown is unknown",
+           "`children_count` is optional (absent = unknown); a patronage case launched by a violence report "
+           "carries no `children_count` and `category_hint: unknown`."),
+    "P2": ("Closing", "`exit_completed` completes `exit_review` and cancels every other open task (C3)."),
+    "R1": ("The plan has a span",
+           "cases are launched only for quarters and half-years inside a plan's span (the decree's: 2023-Q3 "
+           "to 2025-Q4, 2023-H2 to 2025-H2); a period covered by no plan is refused (`invalid_data` naming "
+           "`period`)."),
+    "R2": ("Executors that no longer exist",
+           "the plan catalogue maps an executor reorganised in 2023 to its successors from the date of the "
+           "reorganisation; a period that starts after it is reported by the successors."),
+    "R3": ("Due dates as written",
+           "quarterly reports are due at 18:00 on the 10th of the next month (moved to a working day); the "
+           "half-year consolidated report at 18:00 on the last working day before the 10th."),
+    "R4": ("No transfer; withdraw by the Ministry of Education only",
+           "plan reports cannot be transferred; only `ministry_education` may withdraw one, as its decision "
+           "(C4)."),
+}
+RULE_LETTER = {"violence-report": "V", "suicide-response": "S", "social-patronage": "P", "plan-reporting": "R"}
+_RULE_REF = re.compile(r"version-2\.md\s+([^:;(]*)")
+_RULE_ID = re.compile(r"\b([CVSPR]\d{1,2})\b")
+
+
+def rules_for(algorithm_id: str) -> list[str]:
+    """The rule ids of version-2.md that apply to an algorithm: C1-C5 and those of its letter."""
+    letter = RULE_LETTER.get(algorithm_id)
+    return [r for r in RULES if r.startswith("C") or (letter and r.startswith(letter))]
+
+
+def _rule_ids(source: str) -> list[str]:
+    """`"version-2.md C2, V3 (plan item 16)"` -> ["C2", "V3"]."""
+    return [r for m in _RULE_REF.finditer(source) for r in _RULE_ID.findall(m.group(1))]
+
+
+@dataclass
+class _Element:
+    label: str
+    value: Any  # the element's YAML content without `source` strings
+    sources: list[str]
+
+    @property
+    def rules(self) -> list[str]:
+        return [r for src in self.sources for r in _rule_ids(src)]
+
+
+def _strip_sources(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_sources(v) for k, v in value.items() if k != "source"}
+    if isinstance(value, list):
+        return [_strip_sources(v) for v in value]
+    return value
+
+
+def _sources_in(value: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "source" and isinstance(v, str):
+                out.append(v)
+            else:
+                out += _sources_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            out += _sources_in(v)
+    return out
+
+
+def _elements(d: Definition) -> dict[tuple, _Element]:
+    """The merged definition cut into the pieces a change is reported on: launch settings and fields,
+    states (without their tasks and timers), each state's tasks and timers, triggers, ladders, task
+    kinds, outcomes, roles and top-level settings."""
+    raw = d.raw
+    out: dict[tuple, _Element] = {}
+
+    def add(key: tuple, label: str, value: Any, sources: list[str] | None = None) -> None:
+        out[key] = _Element(label, _strip_sources(value), sources if sources is not None else _sources_in(value))
+
+    for key in ("title", "reference_prefix", "sources", "subordination", "common"):
+        if key in raw:
+            add(("setting", key), f"definition {_code(key)}", raw[key], [])
+    launch = raw.get("launch") or {}
+    late = launch.get("late") or {}
+    for key, value in launch.items():
+        if key == "data":
+            continue
+        label = {"routes": "launch routes", "initial": "start state", "late": "late-report rule"}.get(key, f"launch {_code(key)}")
+        add(("launch", "start" if key in ("routes", "initial") else key), label, value)
+    for name, value in (launch.get("data") or {}).items():
+        src = [late["source"]] if late.get("from") == name and late.get("source") else []
+        add(("launch.data", name), f"launch field {_code(name)}", value, src)
+    for name, value in (raw.get("roles") or {}).items():
+        add(("role", name), f"role {_code(name)}", value)
+    for name, st in (raw.get("states") or {}).items():
+        rest = {k: v for k, v in st.items() if k not in ("tasks", "timers")}
+        add(("state", name), f"state {_code(name)}", rest)
+        seen: dict[str, int] = defaultdict(int)
+        for task in st.get("tasks") or []:
+            kind = task.get("kind")
+            seen[kind] += 1
+            add(("task", name, kind, seen[kind]), f"task {_code(kind)} in {_code(name)}", task)
+        for timer in st.get("timers") or []:
+            add(("timer", name, timer.get("name")), f"timer {_code(timer.get('name'))} in {_code(name)}", timer)
+    for name, value in (raw.get("triggers") or {}).items():
+        common = " (cross-cutting)" if name in d.common_triggers else ""
+        add(("trigger", name), f"trigger {_code(name)}{common}", value)
+    for name, value in (raw.get("ladders") or {}).items():
+        add(("ladder", name), f"ladder {_code(name)}", value)
+    for name, value in (raw.get("task_kinds") or {}).items():
+        add(("task_kind", name), f"task kind {_code(name)}", value)
+    for name, value in (raw.get("outcomes") or {}).items():
+        add(("outcome", name), f"outcome {_code(name)}", value)
+    return out
+
+
+_DEADLINE_KEYS = ("deadline", "after", "within_past", "at_most", "at_least", "ensure_completion")
+
+
+def _brief(value: Any, path: str = "") -> str:
+    """A changed value in words where its kind is known (deadline, field, condition), else compact."""
+    last = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+    if isinstance(value, dict):
+        try:
+            if last in _DEADLINE_KEYS:
+                return deadline_words(Deadline.model_validate(value))
+            if last in ("when", "guard", "required_when", "all", "any", "not"):
+                return guard_words(Guard.model_validate(value))
+            if value.get("type") in FIELD_TYPES and (path.startswith("data.") or not path):
+                return _field(last, FieldSpec.model_validate(value)).split(": ", 1)[1]
+        except ValueError:  # not of that kind after all: shown as written
+            pass
+    if isinstance(value, list) and last == "deadline":
+        try:
+            return _deadline_list_words([Deadline.model_validate(v) for v in value])
+        except ValueError:
+            pass
+    if isinstance(value, list) and last == "to" and ".steps[" in f".{path}" and all(isinstance(v, str) for v in value):
+        return ", ".join(RECIPIENT_WORDS.get(t, f"the case's {_code(t)}") for t in value)
+    if isinstance(value, list) and value and all(isinstance(v, dict) and v.get("from") == "launch" for v in value):
+        return "; ".join(f"{_code(v.get('to'))} " + (_when(Guard.model_validate(v["when"])) if v.get("when")
+                                                      else "otherwise") for v in value)
+    if isinstance(value, str):
+        return f"«{value}»"
+    return _code(json.dumps(value, ensure_ascii=False, sort_keys=False))
+
+
+def _diff(old: Any, new: Any, path: str = "") -> list[str]:
+    """The differences between two YAML values, one phrase each, by dotted path."""
+    if old == new:
+        return []
+    atomic = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1]) in _DEADLINE_KEYS
+    if isinstance(old, dict) and isinstance(new, dict) and not atomic:
+        out = []
+        for k in list(new) + [k for k in old if k not in new]:
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in old:
+                out.append(f"adds {_code(sub)}: {_brief(new[k], sub)}")
+            elif k not in new:
+                out.append(f"drops {_code(sub)} (was {_brief(old[k], sub)})")
+            else:
+                out += _diff(old[k], new[k], sub)
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) == len(new) and all(isinstance(v, dict) for v in old + new):
+            return [line for i, (a, b) in enumerate(zip(old, new)) for line in _diff(a, b, f"{path}[{i + 1}]")]
+        if all(isinstance(v, dict) for v in old + new) or any(isinstance(v, dict) for v in old + new):
+            added = [v for v in new if v not in old]
+            dropped = [v for v in old if v not in new]
+            where = f" {_code(path)}" if path else ""
+            return ([f"adds to{where}: {_brief(v, path)}" for v in added]
+                    + [f"drops from{where}: {_brief(v, path)}" for v in dropped])
+    return [f"{_code(path) + ': ' if path else ''}{_brief(old, path)} → {_brief(new, path)}"]
+
+
+def _element_change(new: _Element | None, old: _Element | None, before: int) -> str:
+    if old is None:
+        return f"new (not in version {before})"
+    if new is None:
+        return "removed"
+    if new.value == old.value:
+        return f"as in version {before}"
+    return "changed: " + "; ".join(_diff(old.value, new.value))
+
+
+RECIPIENT_WORDS = {"assignee": "the assignee", "assignee.parent": "the assignee's parent body",
+                   "assignee.top": "the top of the assignee's chain",
+                   "assignee.line_ministry": "the assignee's line ministry"}
+SUBORDINATION_WORDS = {
+    "spec_2023": "`spec_2023`, the parent types version 1 was written for (spec README, \"Bodies\")",
+    "directory": "`directory`, the line of subordination: each body's own parent in the directory (version 2, rule C1)",
+}
+
+
+def _step_recipients(step) -> list[str]:
+    from states.sweep import DEFAULT_RECIPIENTS
+    return list(step.to) if step.to else list(DEFAULT_RECIPIENTS[step.step])
+
+
+def recipient_words(step) -> str:
+    """Who a ladder step reaches, in words; a step without `to` reaches version 1's recipients."""
+    return ", ".join(RECIPIENT_WORDS.get(t, f"the case's {_code(t)}") for t in _step_recipients(step))
+
+
+def _common_file(spec, definition_file: str) -> Path:
+    name = spec.common.file if spec.common else "common.yaml"
+    from algorithms.loader import ALGORITHMS_DIR
+    path = Path(definition_file).parent / name
+    return path if path.exists() else ALGORITHMS_DIR / name
+
+
+def _common_words(spec, definition_file: str = "") -> str:
+    """`algorithms/common-v2.yaml` (which extends `algorithms/common.yaml`)."""
+    import yaml
+    path = _common_file(spec, definition_file)
+    text = _code(_definition_file(str(path)))
+    try:
+        extends = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("extends")
+    except OSError:
+        extends = None
+    if extends:
+        text += f" (which extends {_code(_definition_file(str(path.parent / extends)))})"
+    return text
 
 
 def ladder_time_words(at: Any) -> str:
@@ -566,7 +1176,7 @@ def _role_source(role) -> str:
     """How a role is bound at launch, in words."""
     if role.from_field:
         return f"the body named by launch field {_code(role.from_field)}"
-    return "; ".join(f"{_code(c.body_type)} when {_when(c.when)}" if c.when else f"otherwise {_code(c.body_type)}"
+    return "; ".join(f"{_code(c.body_type)} {_when(c.when)}" if c.when else f"otherwise {_code(c.body_type)}"
                      for c in role.choose)
 
 
@@ -583,6 +1193,19 @@ def _definition_file(file: str) -> str:
 
 
 def mermaid_block(d: Definition) -> str:
-    """The definition's Mermaid diagram (English state titles) for a Markdown page."""
+    """The definition's Mermaid diagram (English state titles) for a Markdown page. A `return`
+    transition is drawn as one edge to each state the case may have come from, labelled
+    "trigger (return)": a case takes it only if it came from there."""
     from states.machines import mermaid
-    return mermaid(d, "en")
+    text = mermaid(d, "en")
+    returns = {(e.source, e.dest, name) for name, edges in d.edges.items() if name not in d.common_triggers
+               for e in edges if e.returns_to}
+    if not returns:
+        return text
+
+    def label(m: re.Match) -> str:
+        src, dest = m.group(2), m.group(3)
+        names = [f"{n} (return)" if (src, dest, n) in returns else n for n in m.group(4).split(" | ")]
+        return f"{m.group(1)}{src} --> {dest}: {' | '.join(names)}"
+
+    return re.sub(r"^(\s*)(\S+) --> (\S+): (.+)$", label, text, flags=re.M)
