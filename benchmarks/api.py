@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from app.api.server import free_port  # noqa: E402
+from deployments.ports import free_port  # noqa: E402
 
 REGIONS = ("KZ-75", "KZ-71", "KZ-79", "KZ-11")
 ASSESS = {"immediate_danger": False, "perpetrator": "peer"}

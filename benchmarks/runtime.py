@@ -37,7 +37,8 @@ os.environ.setdefault("QORGAU_MASTER_KEY", "cW9yZ2F1LXRlc3QtbWFzdGVyLWtleS0zMi1i
 
 from sqlalchemy import select, update  # noqa: E402
 
-from deployments.local_server import LocalPrefectServer, free_port  # noqa: E402
+from deployments.local_server import LocalPrefectServer  # noqa: E402
+from deployments.ports import free_port  # noqa: E402
 from states import outbox  # noqa: E402
 from states import tables as T  # noqa: E402
 from states.store import open_engine  # noqa: E402
@@ -45,8 +46,9 @@ from states.sweep import sweep  # noqa: E402
 
 SERVE = ("import sys, typer; sys.path.insert(0, {root!r}); from app.serve_cli import register; "
          "app = typer.Typer(); register(app); app.command('version')(lambda: None); app()")
-NAIVE = ("import sys; sys.path.insert(0, {root!r}); from deployments.serve import serve_all; "
-         "from flows.naive import naive_deadline; serve_all([naive_deadline.to_deployment('bench')])")
+NAIVE = ("import sys; sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + '/benchmarks'); "
+         "from deployments.serve import serve_all; "
+         "from naive_flow import naive_deadline; serve_all([naive_deadline.to_deployment('bench')])")
 
 
 # --------------------------------------------------------------------------- the webhook sink

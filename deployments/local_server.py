@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from deployments.ports import free_port, port_free
 
 DEFAULT_PORT = 4200
 
@@ -37,24 +38,6 @@ def wait_healthy(api_url: str, timeout: float = 90.0, process: subprocess.Popen 
             raise RuntimeError(f"the Prefect server exited with status {process.returncode}")
         time.sleep(0.3)
     raise TimeoutError(f"no Prefect API at {api_url} after {timeout:.0f} s")
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Could a server listen on `port` (as uvicorn does, with SO_REUSEADDR: connections of a
-    stopped server in TIME_WAIT do not count)?"""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent() -> None:

@@ -13,6 +13,7 @@ from typing import Sequence
 
 from states.outbox import DEAD_LETTER_TEMPLATE, Failure, Message
 
+from . import transport
 from .channels import DeliveryError, Letter, deliver, urls_for
 from .context import ContextError, build_context, default_base_url
 from .dead_letter import render_notice
@@ -37,6 +38,7 @@ class Courier:
         self.base_url = base_url or default_base_url()
         self.threads = threads or int(os.environ.get(THREADS_ENV) or 16)
         self._pool: ThreadPoolExecutor | None = None
+        transport.install()  # delivery starts here: apprise is hooked once, before the first send
 
     def compose(self, msg: Message, now: datetime | None = None) -> tuple[Letter, list[str]]:
         """The letter for a message and the channel URLs it goes to. Raises DeliveryError

@@ -10,14 +10,20 @@ from datetime import timedelta
 
 import pytest
 
-from notifications import channels
+from notifications import channels, transport
 from notifications.channels import DeliveryError, Letter, deliver
 from notifications.delivery import Courier
-from notifications.testing import HttpSink, SmtpSink
 from states import outbox
 from states.directory import Directory
+from support.sinks import HttpSink, SmtpSink
 
 from conftest import kz
+
+
+@pytest.fixture(autouse=True)
+def _delivery_started():
+    """Sending as a delivery run does: with the transport installed (as `Courier` installs it)."""
+    transport.install()
 
 KEY = "VR-75-000001/3/escalation/ministry_health/t2"
 LETTER = Letter(key=KEY, subject="Обеспечьте исполнение: Медицинское освидетельствование (VR-75-000001)",

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from deployments.serve import runner_deployments
-from flows.testing import shared_server, subprocess_env, using_prefect
+from support.prefect_server import shared_server, subprocess_env, using_prefect
 
 from conftest import ROOT
 

@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from deployments.local_server import free_port
+from deployments.ports import free_port
 from flows import kick
-from flows.testing import new_server, subprocess_env, using_prefect
+from support.prefect_server import new_server, subprocess_env, using_prefect
 from notifications import channels
-from notifications.testing import HttpSink
+from support.sinks import HttpSink
 from states import outbox
 from states import tables as T
 from algorithms.registry import Registry

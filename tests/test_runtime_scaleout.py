@@ -14,9 +14,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, text
 
-from flows.testing import shared_server, subprocess_env, using_prefect
+from support.prefect_server import shared_server, subprocess_env, using_prefect
 from notifications import channels
-from notifications.testing import HttpSink
+from support.sinks import HttpSink
 from states import outbox
 from states import tables as T
 from states.db import make_engine

@@ -13,7 +13,8 @@ import urllib.request
 
 import pytest
 
-from deployments.local_server import free_port, healthy, port_free
+from deployments.local_server import healthy
+from deployments.ports import free_port, port_free
 
 from conftest import ROOT
 

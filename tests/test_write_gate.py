@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from app.api import create_app
-from app.api.server import _FATAL_WITHIN, ServerThread, free_port
+from app.api.server import _FATAL_WITHIN, ServerThread
+from deployments.ports import free_port
 from app.api.writes import WriteGate
 from states.db import WriteLockBusy, writes_fail_fast
 from states.store import open_engine

@@ -17,12 +17,8 @@ from typing import Callable
 
 import uvicorn
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+from deployments.ports import free_port
+from flows.kick import install as install_kick
 
 
 class ServerThread:
@@ -78,6 +74,7 @@ def _serve_on(sock: socket.socket, log_level: str, engine=None) -> None:
     from app.web import create_site
     from states.store import open_engine
     engine = engine or open_engine(run_migrations=False)
+    install_kick(engine)  # a commit starts its delivery at once, as under `qorgau serve` (docs/deploy.md)
     server = uvicorn.Server(uvicorn.Config(create_site(engine), log_level=log_level, access_log=False))
     gc.collect()
     gc.freeze()  # what start-up built lives as long as the process: no full collection scans it again

@@ -119,7 +119,7 @@ class SmtpSink:
                 return "250 OK"
 
         if port == 0:
-            from deployments.local_server import free_port
+            from deployments.ports import free_port
             port = free_port()
         self.port = port
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=port)

@@ -15,7 +15,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from deployments.local_server import LocalPrefectServer, free_port
+from deployments.local_server import LocalPrefectServer
+from deployments.ports import free_port
 
 _lock = threading.Lock()
 _shared: LocalPrefectServer | None = None

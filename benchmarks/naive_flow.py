@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
+
+from flows import runtime
+from flows.delivery import drain_outbox
 from states.clock import utcnow
 from states.sweep import SweepReport, take_step  # the sweep's own take-one-step
-
-from . import runtime
-from .delivery import drain_outbox
 
 
 @task(name="take-my-step", cache_policy=NONE)
