@@ -106,8 +106,8 @@ def test_other_error_codes(world: World):
     r = c.post("/api/v1/cases", json={"algorithm": "nope", "region": "KZ-75", "data": {}}, headers=school)
     assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "invalid_data", "algorithm")
     r = c.post("/api/v1/cases", json={"algorithm": "violence-report", "region": "KZ-75",
-                                      "data": {"form": "bullying", "channel": "school",
-                                               "summary": "IIN 040302 500 123 in text"}}, headers=school)
+                                      "data": bullying("kz-75.school-1") | {"summary": "IIN 040302 500 123 in text"}},
+               headers=school)
     assert (r.status_code, r.json()["field"]) == (422, "summary")
     r = c.get("/api/v1/cases?limit=0", headers=school)
     assert (r.status_code, r.json()["field"]) == (422, "limit")
@@ -119,10 +119,10 @@ def test_other_error_codes(world: World):
     assert (r.status_code, r.json()["code"]) == (422, "invalid_data")
     # guard_failed: an appeal more than 3 months after the decision
     engine, t0 = world.engine, utcnow() - timedelta(days=200)
-    ref = engine.launch("violence-report", "KZ-75", "kz-75.school-1", bullying("kz-75.school-1"), now=t0).ref
+    ref = engine.launch("violence-report", "KZ-75", "kz-75.school-1", bullying("kz-75.school-1", now=t0), now=t0).ref
     engine.fire(ref, "assess", "kz-75.school-1", {"immediate_danger": False, "perpetrator": "peer"},
                 now=t0 + timedelta(hours=1))
-    engine.fire(ref, "bullying_not_recognised", "kz-75.education_department", {"reason": "one-off conflict"},
+    engine.fire(ref, "bullying_not_recognised", "kz-75.school-1", {"reason": "one-off conflict"},
                 now=t0 + timedelta(days=1))
     from states.tokens import create_token
     dept = {"Authorization": "Bearer " + create_token(engine.db, "kz-75.education_department", "agency")[0]}
@@ -200,12 +200,19 @@ def test_inbox_actions_are_what_the_engine_accepts(world: World):
 def test_escalated_task_in_the_supervisors_inbox_offers_the_served_trigger(world: World):
     engine = world.engine
     sweep(engine, now=utcnow() + timedelta(days=10))
-    inbox = world.client.get("/api/v1/inbox", headers=world.auth("mvd")).json()
+    from states.tokens import create_token
+    health_dept = {"Authorization": "Bearer " + create_token(engine.db, "kz-75.health_department", "agency")[0]}
+    inbox = world.client.get("/api/v1/inbox", headers=health_dept).json()
     ensure = [i for i in inbox["items"] if i["task"]["kind"] == "ensure_completion"]
     assert ensure, inbox
     item = ensure[0]
-    assert item["task"]["serves_kind"] == "police_check"
-    assert [a["trigger"] for a in item["actions"]] == ["police_check_done"]
+    assert item["task"]["serves_kind"] == "medical_examination"
+    assert [a["trigger"] for a in item["actions"]] == ["examined"]
+    # police_check_done is the police's decision (version 2, C2): escalated to the ministry, the
+    # task is in its inbox but the decision is not offered to it.
+    inbox = world.client.get("/api/v1/inbox", headers=world.auth("mvd")).json()
+    police = [i for i in inbox["items"] if i["task"]["kind"] == "ensure_completion"]
+    assert police and all(i["task"]["serves_kind"] == "police_check" and i["actions"] == [] for i in police)
     detail = world.client.get(f"/api/v1/cases/{item['case']['ref']}", headers=world.auth("auditor")).json()
     assert detail["escalation_level"] >= 2 and detail["critical"] in (True, False)
     overdue = world.client.get("/api/v1/cases?overdue=true", headers=world.auth("auditor")).json()

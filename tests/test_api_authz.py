@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from factories import police_check_data
 from test_api_fixtures import PERSONAL_MARKERS, PRINCIPALS, World, bullying, world_fixture  # noqa: F401
 
 # Which of the cases A (KZ-75), B (KZ-11), C (KZ-75) each caller may read.
@@ -187,14 +188,22 @@ def test_without_a_valid_token_every_endpoint_answers_401(world: World):
 
 
 def test_supervisors_and_bound_bodies_really_fire(world: World):
-    """Not only let through: the ministry above the police and the bound police fire for real."""
+    """Not only let through: the ministry above the police and the bound police fire for real; the
+    ministry may not take the police's decision in its place (version 2, C2)."""
     c = world.client
-    for name, ref in (("mvd", world.refs["B"]), ("police_75", world.refs["A"])):
+    for name, ref, trigger, data in (
+            ("mvd", world.refs["B"], "assess", {"immediate_danger": False, "perpetrator": "family"}),
+            ("police_75", world.refs["A"], "police_check_done", police_check_data("criminal_case"))):
         version = c.get(f"/api/v1/cases/{ref}", headers=world.auth(name)).json()["version"]
-        r = c.post(f"/api/v1/cases/{ref}/fire", json={"trigger": "police_check_done", "version": version,
-                                                      "data": {"outcome": "no_offence"}}, headers=world.auth(name))
+        r = c.post(f"/api/v1/cases/{ref}/fire", json={"trigger": trigger, "version": version, "data": data},
+                   headers=world.auth(name))
         assert r.status_code == 200, r.text
         assert r.json()["version"] == version + 1
+    ref = world.refs["B"]
+    version = c.get(f"/api/v1/cases/{ref}", headers=world.auth("mvd")).json()["version"]
+    r = c.post(f"/api/v1/cases/{ref}/fire", json={"trigger": "police_check_done", "version": version,
+                                                  "data": {"outcome": "no_offence"}}, headers=world.auth("mvd"))
+    assert r.status_code == 403 and r.json()["code"] == "forbidden" and "kz-11.police" in r.json()["message"]
     # the hotline is bound but may not fire the police's trigger: the engine's rule, 403
     ref = world.refs["C"]
     r = c.post(f"/api/v1/cases/{ref}/fire", json={"trigger": "police_check_done", "version": 1,

@@ -12,6 +12,8 @@ from app.api import create_app
 from states.clock import utcnow
 from states.tokens import create_token
 
+from factories import violence_report_data
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
@@ -34,8 +36,9 @@ CHILD_B = {"birth_date": "2013-05-02", "sex": "male", "given_name": "Daniyar-Syn
 PERSONAL_MARKERS = ("Aigerim-Synthetic", "Testova", "Synthetic street", "Daniyar-Synthetic")
 
 
-def bullying(school: str, child: dict | None = None, form: str = "bullying") -> dict:
-    data = {"form": form, "channel": "school", "summary": "synthetic test report", "school": school}
+def bullying(school: str, child: dict | None = None, form: str = "bullying", now=None) -> dict:
+    """violence-report launch data of the current version, detected an hour before `now`."""
+    data = violence_report_data(now=now, form=form, summary="synthetic test report", school=school)
     if child:
         data["child"] = child
     return data
@@ -57,11 +60,13 @@ def build_world(engine) -> World:
     """Case A (KZ-75, overdue tasks, child data), B (KZ-11, child data), C (KZ-75, fresh)."""
     now = utcnow()
     refs = {
-        "A": engine.launch("violence-report", "KZ-75", "kz-75.school-1", bullying("kz-75.school-1", CHILD_A, "physical"),
+        "A": engine.launch("violence-report", "KZ-75", "kz-75.school-1", bullying("kz-75.school-1", CHILD_A, "physical",
+                                                                                    now - timedelta(days=3)),
                            now=now - timedelta(days=3)).ref,
-        "B": engine.launch("violence-report", "KZ-11", "kz-11.school-1", bullying("kz-11.school-1", CHILD_B),
+        "B": engine.launch("violence-report", "KZ-11", "kz-11.school-1", bullying("kz-11.school-1", CHILD_B,
+                                                                                    now=now - timedelta(hours=1)),
                            now=now - timedelta(hours=1)).ref,
-        "C": engine.launch("violence-report", "KZ-75", "kz-75.school-1", bullying("kz-75.school-1"), now=now).ref,
+        "C": engine.launch("violence-report", "KZ-75", "kz-75.school-1", bullying("kz-75.school-1", now=now), now=now).ref,
     }
     tokens = {name: create_token(engine.db, body, role, name)[0] for name, (body, role) in PRINCIPALS.items()}
     app = create_app(engine, base_url="https://qorgau.example.kz")

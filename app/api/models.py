@@ -3,7 +3,7 @@ print exactly what the API returns). Times are ISO 8601: `*_local` fields in Kaz
 (UTC+05:00), the others in UTC."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -56,9 +56,17 @@ class ErrorBody(BaseModel):
 
 # ------------------------------------------------------------------------------------------ requests
 
+def _example_detected_at() -> str:
+    """`detected_at` of the launch example: the last full hour at least an hour ago, Kazakhstan time
+    (violence-report version 2 needs a date-time with its offset, not after now, within 12 months)."""
+    moment = datetime.now(timezone.utc).astimezone(timezone(timedelta(hours=5))) - timedelta(hours=1)
+    return moment.replace(minute=0, second=0, microsecond=0).isoformat()
+
+
 LAUNCH_EXAMPLE = {"algorithm": "violence-report", "region": "KZ-75",
                   "data": {"form": "bullying", "channel": "school", "school": "kz-75.school-1",
-                           "summary": "Repeated name-calling in class 5B (synthetic example)"}}
+                           "summary": "Repeated name-calling in class 5B (synthetic example)",
+                           "detected_at": _example_detected_at(), "reporter": "teacher"}}
 FIRE_EXAMPLE = {"trigger": "assess", "version": 1, "data": {"immediate_danger": False, "perpetrator": "peer"}}
 
 
@@ -341,14 +349,33 @@ class ComplianceRowView(BaseModel):
     body_id: str
     body_type: str
     task_kind: str
+    algorithm_version: int = Field(description="The version of the algorithm these tasks' cases ran; a window "
+                                               "that spans versions has one row per version.")
     opened: int
     done_on_time: int
     done_late: int
     median_delay_h: Optional[float]
     worst_delay_h: Optional[float]
     still_overdue: int
-    cancelled: int
+    cancelled: int = Field(description="Cancelled when the case closed (version 2): neither done nor on time.")
+    cancelled_past_due: int = Field(description="Of the cancelled, those already past due when cancelled.")
     escalations: dict[str, int]
+
+
+class ComplianceVersionView(BaseModel):
+    algorithm: str
+    algorithm_version: int
+    cases: int = Field(description="Cases with tasks opened in the window that ran this version.")
+    tasks: int
+
+
+class LateReportView(BaseModel):
+    region: str
+    body_id: str = Field(description="The reporting body (the launch's actor); '*' when by body type.")
+    body_type: str
+    launched: int = Field(description="Violence reports (version 2) launched in the window.")
+    reported_late: int = Field(description="Of them, launched more than 24 hours after detected_at.")
+    late_share: Optional[float]
 
 
 class Compliance(BaseModel):
@@ -358,6 +385,8 @@ class Compliance(BaseModel):
     now: datetime
     by: Literal["body", "body_type"]
     rows: list[ComplianceRowView]
+    versions: list[ComplianceVersionView] = []
+    reported_late: list[LateReportView] = []
 
 
 class PersonalData(BaseModel):
