@@ -19,11 +19,25 @@ How a code maps to bodies (the mapping itself belongs to the engine; this module
 sources, not executors. An executor's parenthetical note, such as "по согласованию" (by agreement, for
 bodies outside the Government), is kept in `Measure.executor_notes`.
 
+The plan's span and later plans. A catalogue carries its plan's `span` (first and last day in force): a
+reporting period belongs to the plan when one of its days lies in the span. The shipped plan runs from
+31.08.2023 (the decree took effect on signing, its item 5) to 31.12.2025 ("на 2023 – 2025 годы"). A
+deployment that reports on a later plan adds it as another catalogue file with its own span and names
+the file in QORGAU_PLAN_CATALOGUES (paths separated by os.pathsep); `load_plans` gives the shipped plan
+followed by those, and refuses spans that overlap (a period belongs to at most one plan).
+
+Reorganised executors. The decree names bodies that the reorganisation of the Government of 1 September
+2023 abolished (МИОР, МКС, МИИР). `Catalogue.reorganisations` maps each to its successors from that date:
+a period that starts on or after it is reported by the successors (`successors_of`, `executor_codes(on=)`),
+and a successor reports on its predecessor's measures (`predecessors_of`).
+
 Callers share the cached default catalogue: treat it as read-only.
 """
 from __future__ import annotations
 
+import os
 import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +46,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "plan_catalogue.yaml"
+PLANS_ENV = "QORGAU_PLAN_CATALOGUES"
+"""Setting: catalogue files of later plans, os.pathsep-separated; each has its own span."""
 
 LOCAL_EXECUTIVE_BODIES = "МИО"
 """The code of local executive bodies: one executor per region (its `akimat`)."""
@@ -100,11 +116,45 @@ class Measure(BaseModel):
         return cut + "…"
 
 
+class Span(BaseModel):
+    """The days a plan is in force, both included."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _check(self) -> Span:
+        if self.end < self.start:
+            raise ValueError(f"span ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    def overlaps(self, first: date, last: date) -> bool:
+        """Whether a day from `first` to `last` (both included) is in the span."""
+        return first <= self.end and self.start <= last
+
+
+class Reorganisation(BaseModel):
+    """An executor the decree names that no longer exists, and the executors that took over from it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    successors: list[str]
+    since: date
+    """The first day the successors exist; a period starting on or after it is theirs to report."""
+    act: str
+    """The act that reorganised the executor, as published."""
+
+
 class Catalogue(BaseModel):
     """All measures of the plan, in the decree's order, and the decree's abbreviation list."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    span: Span
+    """The days the plan is in force."""
     measures: list[Measure]
     abbreviations: dict[str, str]
     """Code → full Russian name, as in the decree's closing list."""
@@ -112,6 +162,8 @@ class Catalogue(BaseModel):
     """Executors the decree names in full rather than by a code (name → name)."""
     source: dict[str, str] = Field(default_factory=dict)
     """Provenance: the decree, its amendment, the text file and its sha256."""
+    reorganisations: list[Reorganisation] = Field(default_factory=list)
+    """Executors reorganised away, each with its successors and the date."""
 
     @model_validator(mode="after")
     def _check(self) -> Catalogue:
@@ -123,6 +175,15 @@ class Catalogue(BaseModel):
             unknown = [c for c in measure.executors if not self.is_known_code(c)]
             if unknown:
                 raise ValueError(f"measure {measure.number}: executors {unknown} are not in the abbreviation list")
+        reorganised: set[str] = set()
+        for r in self.reorganisations:
+            unknown = [c for c in (r.code, *r.successors) if not self.is_known_code(c)]
+            if unknown or not r.successors or r.code in r.successors or r.code in reorganised:
+                raise ValueError(f"reorganisation of {r.code}: needs known successors other than itself, once "
+                                 f"(unknown: {unknown})")
+            reorganised.add(r.code)
+        for r in self.reorganisations:
+            self.successors_of(r.code, date.max)  # refuses a circle
         return self
 
     def is_known_code(self, code: str) -> bool:
@@ -162,9 +223,32 @@ class Catalogue(BaseModel):
             measures = [m for m in measures if _section_matches(m, section)]
         return measures
 
-    def executor_codes(self) -> list[str]:
-        """Every executor code used by some measure, in order of first appearance."""
-        return list(dict.fromkeys(code for m in self.measures for code in m.executors))
+    def executor_codes(self, on: date | None = None) -> list[str]:
+        """Every executor code used by some measure, in order of first appearance; with `on`, those that
+        report on that day: a code reorganised by then is replaced by its successors."""
+        codes = dict.fromkeys(code for m in self.measures for code in m.executors)
+        if on is None:
+            return list(codes)
+        return list(dict.fromkeys(s for code in codes for s in self.successors_of(code, on)))
+
+    def successors_of(self, code: str, on: date) -> list[str]:
+        """The codes that report for `code` on day `on`: `[code]` while it exists, else its successors (and
+        theirs, should they have been reorganised in turn)."""
+        return self._successors(code, on, ())
+
+    def _successors(self, code: str, on: date, chain: tuple[str, ...]) -> list[str]:
+        if code in chain:
+            raise ValueError(f"reorganisations run in a circle: {' → '.join((*chain, code))}")
+        r = next((r for r in self.reorganisations if r.code == code and r.since <= on), None)
+        if r is None:
+            return [code]
+        chain = (*chain, code)
+        return list(dict.fromkeys(s for successor in r.successors for s in self._successors(successor, on, chain)))
+
+    def predecessors_of(self, code: str, on: date | None = None) -> list[str]:
+        """The reorganised codes whose measures `code` reports on as their successor (by day `on`, or ever)."""
+        return [r.code for r in self.reorganisations
+                if (on is None or r.since <= on) and code in self.successors_of(r.code, on or date.max)]
 
     def executor_name(self, code: str) -> str | None:
         """The full Russian name for an executor code, or None if unknown."""
@@ -200,3 +284,20 @@ def _default_catalogue() -> Catalogue:
 def _load(path: Path) -> Catalogue:
     with path.open(encoding="utf-8") as handle:
         return parse_catalogue(yaml.safe_load(handle))
+
+
+@lru_cache(maxsize=16)
+def _later_plan(path: str) -> Catalogue:
+    return _load(Path(path))
+
+
+def load_plans(catalogue: Catalogue | None = None) -> tuple[Catalogue, ...]:
+    """The plans reported on: `catalogue` (default: the shipped one), then each catalogue file named in
+    QORGAU_PLAN_CATALOGUES, in order (each file read once per process). ValueError if spans overlap."""
+    paths = [p.strip() for p in os.environ.get(PLANS_ENV, "").split(os.pathsep) if p.strip()]
+    plans = (catalogue or _default_catalogue(), *(_later_plan(str(Path(p).resolve())) for p in paths))
+    spans = sorted((plan.span.start, plan.span.end) for plan in plans)
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        if start <= end:
+            raise ValueError(f"{PLANS_ENV}: plans in force on the same day {start} (their spans overlap)")
+    return plans

@@ -1,18 +1,20 @@
-"""plan-reporting-cycle: after each quarter and half-year, launch the plan's reporting cases.
+"""plan-reporting-cycle: after each quarter and half-year of the plan, launch the plan's reporting cases.
 
 Decree No. 748 §2.2: every executor of the plan reports to the Ministry of Education every quarter;
 §3: the Ministry sends a consolidated report to the Government Office every half-year. For the
-latest ended quarter the flow launches one `plan-reporting` case per executor of the catalogue, and
-for the latest ended half-year the Ministry's consolidated one (actor `system`). A case exists once
-per (period, executor) — the engine refuses a second with `conflict` — so a run after an outage,
-a rerun or two workers at once launch nothing twice. It runs daily; on most days it finds every
-case already there.
+latest ended quarter the flow launches one `plan-reporting` case per executor of the plan, and
+for the latest ended half-year the Ministry's consolidated one (actor `system`) — each only while a
+plan covers the period (its span), so the cycle stops after the plan's last quarter and half-year; an
+executor reorganised before the quarter began is replaced by its successors (`states.reporting`:
+`cycle_periods`, `reporting_executors`). A case exists once per (period, executor) — the engine refuses
+a second with `conflict` — so a run after an outage, a rerun or two workers at once launch nothing
+twice. It runs daily; on most days it finds every case already there.
 
 Region of a case: the executor's region (an akimat's), or Astana (KZ-71) for a republic-level body.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
@@ -22,38 +24,21 @@ from states import tables as T
 from states.calendar import local_date
 from states.clock import utcnow
 from states.errors import RuleViolation
-from states.reporting import executor_bodies
+from states.reporting import cycle_periods, reporting_executors
 
 from . import runtime
 from .delivery import drain_outbox
 
 ALGORITHM = "plan-reporting"
 CAPITAL = "KZ-71"
-CONSOLIDATING_BODY = "ministry_education"
-
-
-def latest_ended_periods(today: date) -> list[str]:
-    """The quarter and the half-year that ended most recently before `today`
-    (on 2026-11-25: 2026-Q3 and 2026-H1; on 2026-07-01: 2026-Q2 and 2026-H1)."""
-    q_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-    last_q_day = q_start - timedelta(days=1)
-    quarter = f"{last_q_day.year}-Q{(last_q_day.month - 1) // 3 + 1}"
-    h_start = date(today.year, 1 if today.month <= 6 else 7, 1)
-    last_h_day = h_start - timedelta(days=1)
-    half = f"{last_h_day.year}-H{1 if last_h_day.month <= 6 else 2}"
-    return [quarter, half]
 
 
 @task(name="launch-period-reports", retries=2, retry_delay_seconds=[5, 30], cache_policy=NONE)
 def launch_period_reports(period: str) -> dict:
     """One case per executor of `period` (quarter) or МП's consolidated case (half-year); those
-    already launched are left alone."""
+    already launched are left alone, and a period outside every plan launches nothing."""
     engine = runtime.engine()
-    directory = engine.svc.directory
-    if "-H" in period:
-        executors = [directory.get(CONSOLIDATING_BODY)]
-    else:
-        executors = executor_bodies(engine.svc.catalogue, directory)
+    executors = reporting_executors(period, engine.svc.catalogue, engine.svc.directory)
     with engine.reader() as conn:
         existing = set(conn.execute(select(T.cases.c.unique_key).where(
             T.cases.c.unique_key.like(f"{ALGORITHM}|period={period}|%"))).scalars())
@@ -75,10 +60,10 @@ def launch_period_reports(period: str) -> dict:
 
 @flow(name="plan-reporting-cycle", retries=2, retry_delay_seconds=60)
 async def plan_reporting_cycle(today: date | None = None) -> dict:
-    """Launch the reporting cases of the latest ended quarter and half-year that do not exist yet."""
+    """Launch the reporting cases of the latest ended quarter and half-year of the plan that do not exist yet."""
     logger = get_run_logger()
     results = {}
-    for period in latest_ended_periods(today or local_date(utcnow())):
+    for period in cycle_periods(today or local_date(utcnow()), runtime.engine().svc.catalogue):
         result = launch_period_reports(period)
         logger.info("%s: launched %d reporting cases, %d already there", period, len(result["launched"]),
                     result["already"])

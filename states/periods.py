@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date
+from datetime import date, timedelta
 
 PERIOD_RE = re.compile(r"^(\d{4})-(Q[1-4]|H[12])$")
 
@@ -23,6 +23,23 @@ def period_bounds(period: str) -> tuple[date, date]:
 
 def period_end(period: str | None) -> date | None:
     return period_bounds(period)[1] if period else None
+
+
+def period_start(period: str) -> date:
+    """The first day of a period."""
+    return period_bounds(period)[0]
+
+
+def period_of(day: date, kind: str) -> str:
+    """The quarter (`kind` "Q") or half-year ("H") holding `day`: 2026-11-25 -> 2026-Q4 / 2026-H2."""
+    months = {"Q": 3, "H": 6}[kind]
+    return f"{day.year}-{kind}{(day.month - 1) // months + 1}"
+
+
+def latest_ended_periods(today: date) -> list[str]:
+    """The quarter and the half-year that ended most recently before `today`
+    (on 2026-11-25: 2026-Q3 and 2026-H1; on 2026-07-01: 2026-Q2 and 2026-H1)."""
+    return [period_of(period_start(period_of(today, kind)) - timedelta(days=1), kind) for kind in ("Q", "H")]
 
 
 def quarters_of(half: str) -> list[str]:

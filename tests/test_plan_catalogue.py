@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
 
-from algorithms.catalogue import Catalogue, Measure, load_catalogue
+from algorithms.catalogue import PLANS_ENV, Catalogue, Measure, load_catalogue, load_plans
 
 DECREE_NAME = "000_b8f31f13fc127bbd.txt"
 REPO = Path(__file__).resolve().parents[1]
@@ -287,3 +290,94 @@ def test_a_catalogue_naming_an_unknown_executor_is_rejected(tmp_path: Path) -> N
 def test_measure_numbers_sort_in_plan_order(catalogue: Catalogue) -> None:
     shuffled: list[Measure] = sorted(catalogue.measures, key=lambda m: m.number)
     assert [m.number for m in sorted(shuffled, key=lambda m: m.sort_key)] == EXPECTED_NUMBERS
+
+
+# --- the plan's span and the reorganised executors (version 2, R1 and R2) -------------------------
+
+def test_the_plan_is_in_force_from_its_signing_to_the_end_of_2025(catalogue: Catalogue, decree: Decree) -> None:
+    assert (catalogue.span.start, catalogue.span.end) == (date(2023, 8, 31), date(2025, 12, 31))
+    text = _decree_path().read_text(encoding="utf-8")  # the decree fixture skips when there is no text
+    assert "от 31 августа 2023 года № 748" in text and "вводится в действие со дня его подписания" in text
+    assert "на 2023 – 2025 годы" in text
+
+
+def test_reorganised_executors_are_reported_by_their_successors_from_1_september_2023(catalogue: Catalogue) -> None:
+    before, after = date(2023, 8, 31), date(2023, 9, 1)
+    assert catalogue.successors_of("МКС", before) == ["МКС"]
+    assert catalogue.successors_of("МКС", after) == ["МТС", "МКИ"]
+    assert catalogue.successors_of("МИОР", after) == ["МКИ"]
+    assert catalogue.successors_of("МИИР", after) == ["МПС", "МТ"]
+    assert catalogue.successors_of("МЗ", after) == ["МЗ"]
+    codes = catalogue.executor_codes(on=after)
+    assert not {"МИОР", "МКС", "МИИР"} & set(codes) and {"МКИ", "МТС", "МПС", "МТ"} <= set(codes)
+    assert {"МИОР", "МКС", "МИИР"} <= set(catalogue.executor_codes(on=before))
+    assert catalogue.executor_codes() == catalogue.executor_codes(on=before)  # every code the measures name
+
+
+def test_a_successor_takes_over_its_predecessors_measures(catalogue: Catalogue) -> None:
+    assert catalogue.predecessors_of("МКИ") == ["МИОР", "МКС"]
+    assert catalogue.predecessors_of("МТС") == ["МКС"]
+    assert catalogue.predecessors_of("МТ") == ["МИИР"] and catalogue.predecessors_of("МПС") == ["МИИР"]
+    assert catalogue.predecessors_of("МКИ", date(2023, 8, 31)) == []
+    assert catalogue.predecessors_of("МЗ") == []
+
+
+def test_reorganisations_cite_the_act_and_name_codes_of_the_decree(catalogue: Catalogue) -> None:
+    assert {r.code for r in catalogue.reorganisations} == {"МИОР", "МКС", "МИИР"}
+    for r in catalogue.reorganisations:
+        assert r.since == date(2023, 9, 1) and "Указ Президента Республики Казахстан от 1 сентября 2023 года" in r.act
+        assert all(code in catalogue.abbreviations for code in (r.code, *r.successors))
+
+
+def _catalogue_data() -> dict:
+    return yaml.safe_load((REPO / "algorithms" / "data" / "plan_catalogue.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("successors", [["МИНФИН"], [], ["МИОР"]])
+def test_a_reorganisation_into_an_unknown_empty_or_same_executor_is_rejected(tmp_path: Path, successors) -> None:
+    data = _catalogue_data()
+    data["reorganisations"][0]["successors"] = successors
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match="reorganisation of МИОР"):
+        load_catalogue(path)
+
+
+def test_a_catalogue_without_a_span_is_rejected(tmp_path: Path) -> None:
+    data = _catalogue_data()
+    del data["span"]
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match="span"):
+        load_catalogue(path)
+
+
+def _later_plan(tmp_path: Path, start: date, end: date) -> Path:
+    data = _catalogue_data()
+    data["span"] = {"start": start, "end": end}
+    path = tmp_path / f"plan-{start.year}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_deployment_adds_a_later_plan_by_naming_its_catalogue(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(PLANS_ENV, raising=False)
+    assert load_plans() == (load_catalogue(),)
+    later = _later_plan(tmp_path, date(2026, 1, 1), date(2028, 12, 31))
+    monkeypatch.setenv(PLANS_ENV, str(later))
+    plans = load_plans()
+    assert plans[0] is load_catalogue() and plans[1].span.start == date(2026, 1, 1)
+
+
+def test_plans_in_force_on_the_same_day_are_refused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(PLANS_ENV, str(_later_plan(tmp_path, date(2025, 12, 31), date(2028, 12, 31))))
+    with pytest.raises(ValueError, match="overlap"):
+        load_plans()
+
+
+def test_the_generator_writes_the_committed_catalogue(tmp_path: Path, decree: Decree) -> None:
+    out = tmp_path / "plan_catalogue.yaml"
+    script = REPO / "algorithms" / "data" / "make_plan_catalogue.py"
+    subprocess.run([sys.executable, str(script), str(_decree_path()), "-o", str(out)], check=True, capture_output=True)
+    committed = (REPO / "algorithms" / "data" / "plan_catalogue.yaml").read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == committed

@@ -17,6 +17,7 @@ import hashlib
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -68,6 +69,23 @@ MISNUMBERED_SUBSECTION_NOTE = (
     "меры\" although it sits in section 2 (logically 2.1); kept as written."
 )
 MIOR_NOTE = "МИОР is the Ministry of Information and Social Development, a different code from МИО."
+
+# The plan's span. The decree took effect on signing (its item 5), 31.08.2023, and the plan is "на 2023 – 2025
+# годы": quarters 2023-Q3 … 2025-Q4 and half-years 2023-H2 … 2025-H2 have a day inside it.
+SPAN = {"start": date(2023, 8, 31), "end": date(2025, 12, 31)}
+
+# The reorganisation of the Government announced in the President's Address of 1 September 2023 and made by the
+# decree in REORGANISATION_ACT, signed the same day (reported that day: the ministers of МИИР, МИОР and МКС
+# relieved of their duties, kt.kz 01.09.2023; "five new ministries", mir24.tv 02.09.2023). The plan, signed the
+# day before, still names the old ministries in several measures (others name the new ones as amended in 2025).
+REORGANISED_ON = date(2023, 9, 1)
+REORGANISATION_ACT = ("Указ Президента Республики Казахстан от 1 сентября 2023 года «О мерах по дальнейшему "
+                      "совершенствованию системы государственного управления Республики Казахстан»")
+SUCCESSORS: dict[str, list[str]] = {
+    "МИОР": ["МКИ"],  # transformed into the Ministry of Culture and Information
+    "МКС": ["МТС", "МКИ"],  # sport and tourism to МТС, culture to МКИ
+    "МИИР": ["МПС", "МТ"],  # divided into the Ministries of Industry and Construction and of Transport
+}
 
 
 @dataclass
@@ -225,13 +243,21 @@ def annotate(rows: list[Row]) -> None:
         row.notes.extend(NOTES.get(row.number, []))
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a value shared by several records (the reorganisation date) in full each time, not as &id/*id."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def dump_block(data: object, indent: int, flow_leaves: bool = True) -> str:
     """YAML for one block, one field per line (no wrapping), indented by `indent` spaces.
 
     With `flow_leaves`, lists and mappings of scalars are written inline (`[МП, МЗ]`).
     """
     style = None if flow_leaves else False
-    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100_000, default_flow_style=style)
+    text = yaml.dump(data, Dumper=_NoAliases, allow_unicode=True, sort_keys=False, width=100_000,
+                     default_flow_style=style)
     pad = " " * indent
     return "".join(pad + line if line.strip() else line for line in text.splitlines(keepends=True))
 
@@ -259,10 +285,25 @@ def render(rows: list[Row], abbreviations: dict[str, str], named: dict[str, str]
         "file": decree.name,
         "sha256": digest,
     }}, 0, flow_leaves=False))
+    out.append(
+        "\n# The days the plan is in force: from 31.08.2023 (the decree took effect on signing, its item 5) to the\n"
+        "# end of 2025 (\"на 2023 – 2025 годы\"). A reporting period belongs to the plan when one of its days does:\n"
+        "# quarters 2023-Q3 … 2025-Q4, half-years 2023-H2 … 2025-H2. A later plan is another catalogue with its own\n"
+        "# span (see algorithms/catalogue.py).\n"
+    )
+    out.append(dump_block({"span": SPAN}, 0, flow_leaves=False))
     out.append("\n# Abbreviation list at the end of the decree, in its order.\n")
     out.append(dump_block({"abbreviations": abbreviations}, 0, flow_leaves=False))
     out.append("\n# Executors the plan names in full instead of by an abbreviation.\n")
     out.append(dump_block({"named_executors": named}, 0, flow_leaves=False))
+    out.append(
+        "\n# Executors the decree names that the reorganisation of the Government of 1 September 2023 abolished:\n"
+        "# a period that starts on or after `since` is reported by the `successors`, who also report on the\n"
+        "# measures of the code they succeed.\n"
+    )
+    reorganisations = [{"code": code, "successors": successors, "since": REORGANISED_ON, "act": REORGANISATION_ACT}
+                       for code, successors in SUCCESSORS.items()]
+    out.append(dump_block({"reorganisations": reorganisations}, 0))
     out.append("\nmeasures:\n")
     for row in rows:
         for note in row.notes:
