@@ -259,6 +259,22 @@ def test_the_reminder_says_whose_task_is_nearing_its_deadline(directory):
     assert "ұйымыңызға берілген тапсырманың мерзімі аяқталуға жақын" in kk.body
 
 
+COMMISSION_DECISION = {"kk": "Кәмелетке толмағандардың істері және олардың құқықтарын қорғау жөніндегі комиссияның шешімі",
+                       "ru": "Решение комиссии по делам несовершеннолетних и защите их прав",
+                       "en": "Decision of the commission on minors' affairs and the protection of their rights"}
+
+
+@pytest.mark.parametrize("template", ["task_assigned", "reminder", "overdue", "escalation", "escalation_critical"])
+def test_a_long_task_title_is_shortened_in_the_subject_and_given_whole_in_the_body(template, directory):
+    outbox = outbox_context(REGISTRY.get("violence-report", 1), "decide_bullying", template)
+    ctx = context_for(outbox, template, SUPERVISOR, directory=directory)
+    ctx["task"]["title"] = COMMISSION_DECISION
+    for lang in LANGUAGES:
+        r = render(template, lang, ctx)
+        assert len(r.subject) <= 90 and "…" in r.subject and r.subject.endswith("(VR-75-000001)"), r.subject
+        assert COMMISSION_DECISION[lang] in r.body
+
+
 @pytest.mark.parametrize("template", ["case_opened", "task_assigned", "reminder", "overdue", "escalation",
                                       "escalation_critical", "case_transferred"])
 def test_a_cases_state_is_called_by_one_word_as_in_the_pages(template, directory):
