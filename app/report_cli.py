@@ -2,6 +2,7 @@
 
     qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01
     qorgau report compliance --from 2026-04-01 --to 2026-07-01 --by body_type --format csv --output q2.csv
+    qorgau report compliance --from 2026-04-01 --to 2026-07-01 --part reported_late --format csv
 
 The root CLI registers this sub-app with `app.add_typer(report_app, name="report")`.
 """
@@ -32,6 +33,12 @@ class Format(str, Enum):
     json = "json"
 
 
+class Part(str, Enum):
+    tasks = "tasks"
+    reported_late = "reported_late"
+    versions = "versions"
+
+
 def kazakhstan_midnight(value: str, option: str) -> datetime:
     """00:00 Kazakhstan time of the date `value` (YYYY-MM-DD), as a UTC instant."""
     from states.calendar import KZ_TZ
@@ -57,13 +64,24 @@ def compliance(
         = Format.table,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Write the report to this file instead of the terminal.")] = None,
+    part: Annotated[Part, typer.Option(
+        "--part", help="With csv or json, which table: the tasks per body, kind and version; the late "
+                       "reports per region and reporting body; or the cases per algorithm version. The "
+                       "terminal table shows all three.")] = Part.tasks,
 ) -> None:
     """How each body met its deadlines: tasks opened in a window, as of now.
 
-    Per body (or body type) and task kind: the tasks opened in [--from, --to);
-    how many were done on time, done late (median and worst delay in hours),
-    are still overdue or were cancelled; how many escalation steps were taken
-    on them (L1 overdue, L2 escalation to the parent body, L3 critical).
+    Per body (or body type), task kind and algorithm version: the tasks opened
+    in [--from, --to); how many were done on time, done late (median and worst
+    delay in hours), are still overdue or were cancelled (counted apart: a
+    cancelled task is neither done nor on time); how many escalation steps were
+    taken on them (L1 overdue, L2 escalation to the parent body, L3 critical).
+    A window that spans versions 1 and 2 gives each body's tasks of each version
+    as their own row, and says how many cases ran each version.
+
+    Reported late (violence-report version 2, duty to report): per region and
+    reporting body, the reports launched in the window and how many of them
+    came more than 24 hours after the harm was detected.
 
     Dates are Kazakhstan dates: the window runs from --from 00:00 to --to 00:00
     Kazakhstan time. A case counts in the region it is in now.
@@ -73,9 +91,11 @@ def compliance(
         qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01
 
         qorgau report compliance --from 2026-04-01 --to 2026-07-01 --by body_type
+
+        qorgau report compliance --from 2026-04-01 --to 2026-07-01 --part reported_late -f csv
     """
     from states.clock import utcnow
-    from states.compliance import compliance_report, to_csv, to_json, to_table
+    from states.compliance import compliance_summary, export, summary_text
     from states.directory import Directory
 
     start = kazakhstan_midnight(date_from, "--from")
@@ -97,20 +117,22 @@ def compliance(
     now = utcnow()
     try:
         with engine.reader() as conn:
-            rows = compliance_report(conn, engine.svc.directory, region=region, start=start, end=end, now=now,
-                                     by=by.value)
+            summary = compliance_summary(conn, engine.svc.directory, region=region, start=start, end=end, now=now,
+                                         by=by.value)
     finally:
         engine.db.dispose()
 
+    rows = {Part.tasks: summary.rows, Part.reported_late: summary.late, Part.versions: summary.versions}[part]
     if fmt is Format.csv:
-        text = to_csv(rows)
+        text = export(summary, part.value, "csv")
     elif fmt is Format.json:
-        text = to_json(rows) + "\n"
+        text = export(summary, part.value, "json") + "\n"
     else:
         from states.calendar import KZ_TZ
         where = region or "all regions"
+        rows = summary.rows
         text = (f"Compliance, {where}: tasks opened {date_from} to {date_to} (excluded), Kazakhstan time; "
-                f"as of {now.astimezone(KZ_TZ):%Y-%m-%d %H:%M}\n\n{to_table(rows)}\n")
+                f"as of {now.astimezone(KZ_TZ):%Y-%m-%d %H:%M}\n\n{summary_text(summary)}\n")
     if output is None:
         typer.echo(text, nl=False)
     else:

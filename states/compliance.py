@@ -1,8 +1,11 @@
 """The compliance report: how fast each body reacted to the tasks it was given.
 
 This is the evidence for the plan's expected results (reaction times of each agency): per body (or
-per body type) and task kind, how many tasks opened in a window were done on time, done late (and by
-how many hours), are still overdue, were cancelled, and how far up the escalation ladder they went.
+per body type), task kind and algorithm version, how many tasks opened in a window were done on time,
+done late (and by how many hours), are still overdue, were cancelled, and how far up the escalation
+ladder they went. Beside it (`compliance_summary`): how many cases of each algorithm version the
+report covers, and the duty to report (version 2, rule V2): violence reports launched in the window
+per region and reporting body, and how many of them were reported late.
 
 Decisions:
 - **Window.** A task belongs to the report if it *opened* in ``[start, end)``; what happened to it
@@ -31,6 +34,19 @@ Decisions:
 - Counts are aggregated in SQL (GROUP BY with CASE sums); delays of late tasks are fetched row by
   row and reduced in Python (a median is not portable SQL, and late tasks are few).
 - Delays are hours between ``due`` and ``closed_at``, rounded to 2 decimals.
+- **Cancelled is not done** (version 2, rule C3). A task cancelled when its case closed is counted
+  in ``cancelled`` only: never in ``done_on_time`` or ``done_late``, and never in the on-time share
+  (on time / (on time + late + overdue now)). ``cancelled_past_due`` says how many of them were
+  already past due when cancelled: the body had missed its deadline before the case closed.
+- **Versions.** Each row holds the tasks of cases of one ``algorithm_version`` (the version each
+  case ran, ``cases.algorithm_version``): a window that spans both versions gives a body's version-1
+  and version-2 tasks as two rows. They are not comparable: in version 1 closing a case marked the
+  other bodies' open tasks done (so they could count as on time); in version 2 it cancels them.
+  ``case_versions`` counts the cases behind the rows per algorithm and version.
+- **Reported late** (``late_reports``): the cases launched in ``[start, end)`` (and by ``now``)
+  whose data records ``reported_late`` (violence-report version 2 records it at launch: launched
+  more than 24 hours after ``detected_at``), per region of the case and per reporting body, the
+  launch event's actor. Version-1 cases record nothing and are not counted.
 """
 from __future__ import annotations
 
@@ -59,15 +75,17 @@ class ComplianceRow:
     body_id: str
     body_type: str
     task_kind: str
+    algorithm_version: int         # the version of the algorithm the tasks' cases ran
     opened: int                    # tasks of this body and kind opened in the window [start, end)
     done_on_time: int              # done with closed_at <= due
     done_late: int                 # done after due
     median_delay_h: float | None   # over tasks done late: hours between due and done (None if none)
     worst_delay_h: float | None
     still_overdue: int             # open (as of `now`) and due < now
-    cancelled: int
+    cancelled: int                 # cancelled (as of `now`): neither done nor on time
     escalations: dict[int, int] = field(default_factory=lambda: {1: 0, 2: 0, 3: 0})
     # ladder level -> count of steps taken on these tasks: 1 overdue, 2 escalation, 3 critical
+    cancelled_past_due: int = 0    # of `cancelled`: cancelled after their due
 
     @property
     def open_now(self) -> int:
@@ -76,7 +94,8 @@ class ComplianceRow:
 
     @property
     def on_time_rate(self) -> float | None:
-        """Share done on time among the tasks whose outcome is known: done, or past due and still open."""
+        """Share done on time among the tasks whose outcome is known: done, or past due and still open.
+        Cancelled tasks are in neither part."""
         judged = self.done_on_time + self.done_late + self.still_overdue
         return self.done_on_time / judged if judged else None
 
@@ -85,74 +104,82 @@ class ComplianceRow:
 
 def compliance_report(conn: Connection, directory, *, region: str | None, start: datetime, end: datetime,
                       now: datetime, by: str = "body") -> list[ComplianceRow]:
-    """Rows per (body, task kind) for tasks opened in ``[start, end)``, figures as of ``now``.
+    """Rows per (body, task kind, algorithm version) for tasks opened in ``[start, end)``, figures as
+    of ``now``.
 
-    ``by="body_type"`` aggregates per (body type, task kind) with ``body_id`` ``"*"``; ``region`` keeps
-    the cases whose region is that ISO code (None: every region). Sorted by body (or type), then kind.
+    ``by="body_type"`` aggregates per (body type, task kind, version) with ``body_id`` ``"*"``;
+    ``region`` keeps the cases whose region is that ISO code (None: every region). Sorted by body (or
+    type), then kind, then version.
     """
-    if by not in GROUPINGS:
-        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
-    start, end, now = as_utc(start), as_utc(end), as_utc(now)
-    if end <= start:
-        raise ValueError(f"the window is empty: end {end.isoformat()} is not after start {start.isoformat()}")
-
-    t = T.tasks
+    start, end, now = _window(start, end, now, by)
+    t, c = T.tasks, T.cases
     closed = and_(t.c.closed_at.is_not(None), t.c.closed_at <= now)
     done = and_(t.c.status == "done", closed)
+    cancelled = and_(t.c.status == "cancelled", closed)
+    version = c.c.algorithm_version
 
     def where(q):
         q = q.where(t.c.opened_at >= start, t.c.opened_at < end, t.c.opened_at <= now)
-        if region is not None:
-            q = q.join(T.cases, T.cases.c.id == t.c.case_id).where(T.cases.c.region == region)
-        return q
+        return q.where(c.c.region == region) if region is not None else q
 
-    def count_if(condition):
-        return func.sum(case((condition, 1), else_=0))
-
+    tasks_of_cases = t.join(c, c.c.id == t.c.case_id)
     counts = where(select(
-        t.c.body_id, t.c.kind,
+        t.c.body_id, t.c.kind, version,
         func.count().label("opened"),
-        count_if(and_(done, t.c.closed_at <= t.c.due)).label("on_time"),
-        count_if(and_(done, t.c.closed_at > t.c.due)).label("late"),
-        count_if(and_(~closed, t.c.due < now)).label("overdue"),
-        count_if(and_(t.c.status == "cancelled", closed)).label("cancelled"),
-    ).select_from(t)).group_by(t.c.body_id, t.c.kind)
+        _count_if(and_(done, t.c.closed_at <= t.c.due)).label("on_time"),
+        _count_if(and_(done, t.c.closed_at > t.c.due)).label("late"),
+        _count_if(and_(~closed, t.c.due < now)).label("overdue"),
+        _count_if(cancelled).label("cancelled"),
+        _count_if(and_(cancelled, t.c.closed_at > t.c.due)).label("cancelled_past_due"),
+    ).select_from(tasks_of_cases)).group_by(t.c.body_id, t.c.kind, version)
 
-    late = where(select(t.c.body_id, t.c.kind, t.c.due, t.c.closed_at).select_from(t)
+    late = where(select(t.c.body_id, t.c.kind, version, t.c.due, t.c.closed_at).select_from(tasks_of_cases)
                  .where(done, t.c.closed_at > t.c.due))
 
     e = T.events
     on_task = and_(e.c.case_id == t.c.case_id, e.c.actor == "system", e.c.trigger.in_(list(LEVELS)),
                    e.c.data["task"].as_string() == t.c.key, e.c.at <= now)
-    steps = where(select(t.c.body_id, t.c.kind, e.c.trigger, func.count().label("n"))
-                  .select_from(t.join(e, on_task))).group_by(t.c.body_id, t.c.kind, e.c.trigger)
+    steps = where(select(t.c.body_id, t.c.kind, version, e.c.trigger, func.count().label("n"))
+                  .select_from(tasks_of_cases.join(e, on_task))).group_by(t.c.body_id, t.c.kind, version,
+                                                                           e.c.trigger)
 
-    groups: dict[tuple[str, str], _Group] = {}
+    groups: dict[tuple[str, str, int], _Group] = {}
 
-    def group(body_id: str, kind: str) -> _Group:
-        if by == "body":
-            key, body_type = (body_id, kind), _body_type(directory, body_id)
-        else:
-            body_type = _body_type(directory, body_id)
-            key = (body_type, kind)
+    def group(body_id: str, kind: str, v: int) -> _Group:
+        body_type = _body_type(directory, body_id)
+        key = (body_id if by == "body" else body_type, kind, v)
         g = groups.get(key)
         if g is None:
-            g = groups[key] = _Group(body_id if by == "body" else ALL_BODIES, body_type, kind)
+            g = groups[key] = _Group(body_id if by == "body" else ALL_BODIES, body_type, kind, v)
         return g
 
     for r in conn.execute(counts):
-        g = group(r.body_id, r.kind)
+        g = group(r.body_id, r.kind, r.algorithm_version)
         g.opened += r.opened
         g.on_time += int(r.on_time or 0)
         g.late += int(r.late or 0)
         g.overdue += int(r.overdue or 0)
         g.cancelled += int(r.cancelled or 0)
+        g.cancelled_past_due += int(r.cancelled_past_due or 0)
     for r in conn.execute(late):
-        group(r.body_id, r.kind).delays.append((r.closed_at - r.due).total_seconds() / 3600)
+        group(r.body_id, r.kind, r.algorithm_version).delays.append((r.closed_at - r.due).total_seconds() / 3600)
     for r in conn.execute(steps):
-        group(r.body_id, r.kind).escalations[LEVELS[r.trigger]] += r.n
+        group(r.body_id, r.kind, r.algorithm_version).escalations[LEVELS[r.trigger]] += r.n
 
     return [groups[k].row() for k in sorted(groups)]
+
+
+def _window(start: datetime, end: datetime, now: datetime, by: str) -> tuple[datetime, datetime, datetime]:
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+    start, end, now = as_utc(start), as_utc(end), as_utc(now)
+    if end <= start:
+        raise ValueError(f"the window is empty: end {end.isoformat()} is not after start {start.isoformat()}")
+    return start, end, now
+
+
+def _count_if(condition):
+    return func.sum(case((condition, 1), else_=0))
 
 
 @dataclass
@@ -160,21 +187,109 @@ class _Group:
     body_id: str
     body_type: str
     kind: str
+    version: int
     opened: int = 0
     on_time: int = 0
     late: int = 0
     overdue: int = 0
     cancelled: int = 0
+    cancelled_past_due: int = 0
     delays: list[float] = field(default_factory=list)
     escalations: dict[int, int] = field(default_factory=lambda: {1: 0, 2: 0, 3: 0})
 
     def row(self) -> ComplianceRow:
         return ComplianceRow(
-            body_id=self.body_id, body_type=self.body_type, task_kind=self.kind, opened=self.opened,
-            done_on_time=self.on_time, done_late=self.late,
+            body_id=self.body_id, body_type=self.body_type, task_kind=self.kind, algorithm_version=self.version,
+            opened=self.opened, done_on_time=self.on_time, done_late=self.late,
             median_delay_h=round(statistics.median(self.delays), 2) if self.delays else None,
             worst_delay_h=round(max(self.delays), 2) if self.delays else None,
-            still_overdue=self.overdue, cancelled=self.cancelled, escalations=dict(self.escalations))
+            still_overdue=self.overdue, cancelled=self.cancelled, escalations=dict(self.escalations),
+            cancelled_past_due=self.cancelled_past_due)
+
+
+@dataclass(frozen=True, order=True)
+class VersionRow:
+    algorithm: str
+    algorithm_version: int
+    cases: int   # cases with at least one task opened in the window (as in the task rows)
+    tasks: int   # their tasks opened in the window
+
+
+def case_versions(conn: Connection, *, region: str | None, start: datetime, end: datetime,
+                  now: datetime) -> list[VersionRow]:
+    """Which version of its algorithm each case behind the task rows ran: cases and tasks per
+    (algorithm, version), sorted."""
+    start, end, now = _window(start, end, now, "body")
+    t, c = T.tasks, T.cases
+    q = (select(c.c.algorithm, c.c.algorithm_version, func.count(func.distinct(c.c.id)).label("cases"),
+                func.count().label("tasks"))
+         .select_from(t.join(c, c.c.id == t.c.case_id))
+         .where(t.c.opened_at >= start, t.c.opened_at < end, t.c.opened_at <= now)
+         .group_by(c.c.algorithm, c.c.algorithm_version))
+    if region is not None:
+        q = q.where(c.c.region == region)
+    return sorted(VersionRow(r.algorithm, r.algorithm_version, r.cases, r.tasks) for r in conn.execute(q))
+
+
+LATE_RECORD = "reported_late"  # what violence-report version 2 records in the case's data at launch
+
+
+@dataclass(frozen=True)
+class LateReportRow:
+    region: str
+    body_id: str        # the reporting body (the launch event's actor); "*" when by body type
+    body_type: str
+    launched: int       # cases launched in the window that record whether they were reported late
+    reported_late: int  # of them: launched more than the threshold (24 h) after detected_at
+
+    @property
+    def late_share(self) -> float | None:
+        return self.reported_late / self.launched if self.launched else None
+
+
+def late_reports(conn: Connection, directory, *, region: str | None, start: datetime, end: datetime,
+                 now: datetime, by: str = "body") -> list[LateReportRow]:
+    """The duty to report: per region (of the case) and reporting body (or body type), the cases
+    launched in ``[start, end)`` (by ``now``) that record ``reported_late``, and how many of them were
+    reported late. Sorted by region, then body (or type)."""
+    start, end, now = _window(start, end, now, by)
+    c, e = T.cases, T.events
+    flag = c.c.data[LATE_RECORD].as_boolean()
+    q = (select(c.c.region, e.c.actor, func.count().label("launched"),
+                _count_if(flag.is_(True)).label("late"))
+         .select_from(c.join(e, and_(e.c.case_id == c.c.id, e.c.seq == 1, e.c.trigger == "launch")))
+         .where(c.c.created_at >= start, c.c.created_at < end, c.c.created_at <= now, flag.is_not(None))
+         .group_by(c.c.region, e.c.actor))
+    if region is not None:
+        q = q.where(c.c.region == region)
+    groups: dict[tuple[str, str], list] = {}
+    for r in conn.execute(q):
+        body_type = _body_type(directory, r.actor)
+        key = (r.region, r.actor if by == "body" else body_type)
+        g = groups.setdefault(key, [r.actor if by == "body" else ALL_BODIES, body_type, 0, 0])
+        g[2] += r.launched
+        g[3] += int(r.late or 0)
+    return [LateReportRow(k[0], g[0], g[1], g[2], g[3]) for k, g in sorted(groups.items())]
+
+
+@dataclass(frozen=True)
+class ComplianceSummary:
+    rows: list[ComplianceRow]
+    versions: list[VersionRow]
+    late: list[LateReportRow]
+
+    @property
+    def spans_versions(self) -> bool:
+        return len({v.algorithm_version for v in self.versions}) > 1
+
+
+def compliance_summary(conn: Connection, directory, *, region: str | None, start: datetime, end: datetime,
+                       now: datetime, by: str = "body") -> ComplianceSummary:
+    """The task rows, the cases behind them per algorithm version, and the late reports: what every
+    surface of the report (CLI, API, CSV, web page) shows."""
+    kw = dict(region=region, start=start, end=end, now=now)
+    return ComplianceSummary(compliance_report(conn, directory, by=by, **kw), case_versions(conn, **kw),
+                             late_reports(conn, directory, by=by, **kw))
 
 
 def _body_type(directory, body_id: str) -> str:
@@ -184,42 +299,119 @@ def _body_type(directory, body_id: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- output
 
-FIELDS = ("body_id", "body_type", "task_kind", "opened", "done_on_time", "done_late", "median_delay_h",
-          "worst_delay_h", "still_overdue", "cancelled")
+FIELDS = ("body_id", "body_type", "task_kind", "algorithm_version", "opened", "done_on_time", "done_late",
+          "median_delay_h", "worst_delay_h", "still_overdue", "cancelled", "cancelled_past_due")
 CSV_HEADER = FIELDS + tuple(f"escalations_{level}" for level in LEVEL_NAMES)
+LATE_FIELDS = ("region", "body_id", "body_type", "launched", "reported_late", "reported_late_share")
+VERSION_FIELDS = ("algorithm", "algorithm_version", "cases", "tasks")
+PARTS = ("tasks", "reported_late", "versions")  # what a CSV or JSON export holds (one table each)
 
 
 def _hours(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def to_csv(rows: Iterable[ComplianceRow]) -> str:
-    """A header, then one line per row; delays empty when none; one column per escalation level."""
+def _share(value: float | None) -> float | str:
+    return "" if value is None else round(value, 4)
+
+
+def _csv(header: Sequence[str], lines: Iterable[Sequence]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for r in rows:
-        values = [getattr(r, f) for f in FIELDS]
-        writer.writerow(["" if v is None else v for v in values]
-                        + [r.escalations.get(level, 0) for level in LEVEL_NAMES])
+    writer.writerow(header)
+    writer.writerows(["" if v is None else v for v in line] for line in lines)
     return out.getvalue()
+
+
+def to_csv(rows: Iterable[ComplianceRow]) -> str:
+    """A header, then one line per row; delays empty when none; one column per escalation level."""
+    return _csv(CSV_HEADER, ([getattr(r, f) for f in FIELDS] + [r.escalations.get(level, 0) for level in LEVEL_NAMES]
+                             for r in rows))
+
+
+def late_to_csv(rows: Iterable[LateReportRow]) -> str:
+    """Late reports, one line per region and reporting body; the share as a fraction (empty: none)."""
+    return _csv(LATE_FIELDS, ([r.region, r.body_id, r.body_type, r.launched, r.reported_late, _share(r.late_share)]
+                              for r in rows))
+
+
+def versions_to_csv(rows: Iterable[VersionRow]) -> str:
+    return _csv(VERSION_FIELDS, ([getattr(r, f) for f in VERSION_FIELDS] for r in rows))
+
+
+def _row_json(r: ComplianceRow) -> dict:
+    return {**asdict(r), "escalations": {str(k): v for k, v in sorted(r.escalations.items())}}
+
+
+def late_json(r: LateReportRow) -> dict:
+    return {**asdict(r), "late_share": None if r.late_share is None else round(r.late_share, 4)}
 
 
 def to_json(rows: Iterable[ComplianceRow]) -> str:
     """A JSON array of row objects; `escalations` keyed by level ("1", "2", "3")."""
-    return json.dumps([{**asdict(r), "escalations": {str(k): v for k, v in sorted(r.escalations.items())}}
-                       for r in rows], ensure_ascii=False, indent=2)
+    return json.dumps([_row_json(r) for r in rows], ensure_ascii=False, indent=2)
 
 
-TABLE_HEADERS = ("body", "type", "task", "opened", "on time", "late", "on time %", "median late h",
-                 "worst late h", "overdue now", "cancelled", "L1", "L2", "L3")
+def late_to_json(rows: Iterable[LateReportRow]) -> str:
+    return json.dumps([late_json(r) for r in rows], ensure_ascii=False, indent=2)
+
+
+def versions_to_json(rows: Iterable[VersionRow]) -> str:
+    return json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2)
+
+
+def export(summary: ComplianceSummary, part: str, fmt: str) -> str:
+    """One table of the summary as CSV or JSON: `tasks` (the rows), `reported_late`, `versions`."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
+    rows = {"tasks": summary.rows, "reported_late": summary.late, "versions": summary.versions}[part]
+    writers = {"tasks": (to_csv, to_json), "reported_late": (late_to_csv, late_to_json),
+               "versions": (versions_to_csv, versions_to_json)}[part]
+    return writers[0](rows) if fmt == "csv" else writers[1](rows)
+
+
+def region_totals(rows: Iterable[LateReportRow]) -> list[LateReportRow]:
+    """Late reports per region (every reporting body of the region together), sorted by region."""
+    totals: dict[str, list[int]] = {}
+    for r in rows:
+        t = totals.setdefault(r.region, [0, 0])
+        t[0] += r.launched
+        t[1] += r.reported_late
+    return [LateReportRow(region, ALL_BODIES, ALL_BODIES, n, late) for region, (n, late) in sorted(totals.items())]
+
+
+TABLE_HEADERS = ("body", "type", "task", "version", "opened", "on time", "late", "on time %", "median late h",
+                 "worst late h", "overdue now", "cancelled", "cancelled past due", "L1", "L2", "L3")
 LEGEND = ("on time % = on time / (on time + late + overdue now); late h = hours from due to done, over tasks done late.\n"
+          "cancelled = stopped when the case closed (version 2: closing cancels the other bodies' open tasks):\n"
+          "  counted apart, neither done nor on time; cancelled past due = of them, already past due when cancelled.\n"
+          "version = the version of the algorithm the tasks' cases ran; a body's tasks under each version are\n"
+          "  separate rows (in version 1 closing a case marked the other bodies' open tasks done, so they could\n"
+          "  count as on time).\n"
           "L1, L2, L3 = escalation steps taken on these tasks: overdue, escalation to the parent body, critical.")
+LATE_LEGEND = ("reported late = launched more than 24 hours after the harm was detected (detected_at; violence-report\n"
+               "  version 2, duty to report); per the case's region and the body that launched it. Version-1 cases\n"
+               "  record no detection time and are not counted.")
 
 
 def _rate(on_time: int, late: int, overdue: int) -> str:
     judged = on_time + late + overdue
     return f"{100 * on_time / judged:.0f}%" if judged else "-"
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
+
+
+def _aligned(headers: list[str], body: list[list[str]], totals: list[list[str]], text_columns: int) -> list[str]:
+    widths = [max(len(line[i]) for line in [headers, *body, *totals]) for i in range(len(headers))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.ljust(w) if i < text_columns else v.rjust(w)
+                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return [line(headers), rule, *(line(c) for c in body), rule, *(line(t) for t in totals)]
 
 
 def to_table(rows: Sequence[ComplianceRow]) -> str:
@@ -231,28 +423,67 @@ def to_table(rows: Sequence[ComplianceRow]) -> str:
     by_type = all(r.body_id == ALL_BODIES for r in rows)
 
     def cells(r: ComplianceRow) -> list[str]:
-        return [r.body_id, r.body_type, r.task_kind, str(r.opened), str(r.done_on_time), str(r.done_late),
-                _rate(r.done_on_time, r.done_late, r.still_overdue), _hours(r.median_delay_h) or "-",
-                _hours(r.worst_delay_h) or "-", str(r.still_overdue), str(r.cancelled),
+        return [r.body_id, r.body_type, r.task_kind, f"v{r.algorithm_version}", str(r.opened), str(r.done_on_time),
+                str(r.done_late), _rate(r.done_on_time, r.done_late, r.still_overdue),
+                _hours(r.median_delay_h) or "-", _hours(r.worst_delay_h) or "-", str(r.still_overdue),
+                str(r.cancelled), str(r.cancelled_past_due),
                 *(str(r.escalations.get(level, 0)) for level in LEVEL_NAMES)]
 
     worst = [r.worst_delay_h for r in rows if r.worst_delay_h is not None]
     total = [sum(getattr(r, f) for r in rows) for f in ("opened", "done_on_time", "done_late", "still_overdue",
-                                                          "cancelled")]
-    totals = ["total", "", f"{len(rows)} rows", str(total[0]), str(total[1]), str(total[2]),
+                                                          "cancelled", "cancelled_past_due")]
+    versions = "+".join(f"v{v}" for v in sorted({r.algorithm_version for r in rows}))
+    totals = ["total", "", f"{len(rows)} rows", versions, str(total[0]), str(total[1]), str(total[2]),
               _rate(total[1], total[2], total[3]), "-", _hours(max(worst)) if worst else "-",
-              str(total[3]), str(total[4]),
+              str(total[3]), str(total[4]), str(total[5]),
               *(str(sum(r.escalations.get(level, 0) for r in rows)) for level in LEVEL_NAMES)]
     body = [cells(r) for r in rows]
     headers = list(TABLE_HEADERS)
     if by_type:
         headers, body, totals = headers[1:], [c[1:] for c in body], ["total", f"{len(rows)} rows", *totals[3:]]
+    text_columns = 3 if by_type else 4
+    return "\n".join([*_aligned(headers, body, [totals], text_columns), "", LEGEND])
+
+
+def versions_text(versions: Sequence[VersionRow]) -> str:
+    """One line per algorithm version: the cases behind the task rows and their tasks."""
+    if not versions:
+        return "Cases by algorithm version: none."
+    lines = ["Cases by algorithm version (the version each case ran):"]
+    lines += [f"  {v.algorithm} version {v.algorithm_version}: {v.cases} case{'s' if v.cases != 1 else ''}, "
+              f"{v.tasks} task{'s' if v.tasks != 1 else ''}" for v in versions]
+    if len({v.algorithm_version for v in versions}) > 1:
+        lines.append("  The window spans versions: each body's tasks are split by version (column 'version').")
+    return "\n".join(lines)
+
+
+def late_table(rows: Sequence[LateReportRow]) -> str:
+    """Late reports per region and reporting body, a total line per region, and a legend."""
+    rows = list(rows)
+    if not rows:
+        return "Reported late: no violence report of version 2 launched in the window.\n\n" + LATE_LEGEND
+    by_type = all(r.body_id == ALL_BODIES for r in rows)
+    headers = ["region", "reporting body", "type", "launched", "reported late", "late %"]
+    body: list[list[str]] = []
+    totals = {t.region: t for t in region_totals(rows)}
+    for region in sorted(totals):
+        mine = [r for r in rows if r.region == region]
+        body += [[r.region, r.body_id, r.body_type, str(r.launched), str(r.reported_late),
+                  _percent(r.reported_late, r.launched)] for r in mine]
+        if len(mine) > 1:
+            t = totals[region]
+            body.append([region, "(all bodies)", "(all)" if by_type else "", str(t.launched), str(t.reported_late),
+                         _percent(t.reported_late, t.launched)])
+    n, late = sum(r.launched for r in rows), sum(r.reported_late for r in rows)
+    total = ["total", f"{len(totals)} regions", "", str(n), str(late), _percent(late, n)]
+    if by_type:
+        headers, body, total = [h for i, h in enumerate(headers) if i != 1], [c[:1] + c[2:] for c in body], \
+            [total[0], total[1], *total[3:]]
     text_columns = 2 if by_type else 3
-    widths = [max(len(line[i]) for line in [headers, *body, totals]) for i in range(len(headers))]
+    return "\n".join(["Reported late (duty to report), per region and reporting body:", "",
+                      *_aligned(headers, body, [total], text_columns), "", LATE_LEGEND])
 
-    def line(values: list[str]) -> str:
-        return "  ".join(v.ljust(w) if i < text_columns else v.rjust(w)
-                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
 
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(c) for c in body), rule, line(totals), "", LEGEND])
+def summary_text(summary: ComplianceSummary) -> str:
+    """The whole report for a terminal: the task table, the versions behind it, the late reports."""
+    return "\n\n".join([to_table(summary.rows), versions_text(summary.versions), late_table(summary.late)])

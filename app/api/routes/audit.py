@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from states.calendar import KZ_TZ
 from states.clock import utcnow
-from states.compliance import compliance_report, to_csv, to_json
+from states.compliance import compliance_summary, export, late_json
 from states.errors import RuleViolation
 from states.personal_data import access_log_for_case
 from states.queries import replay_at
@@ -88,9 +88,14 @@ def compliance(principal: Caller, engine: Engine,
                                               examples=["2026-07-01"])],
                region: Annotated[Optional[str], Query(max_length=8, examples=["KZ-75"])] = None,
                by: Literal["body", "body_type"] = "body",
-               format: Literal["json", "csv"] = "json"):
+               format: Literal["json", "csv"] = "json",
+               part: Annotated[Literal["tasks", "reported_late", "versions"], Query(description="With format=csv, which table: tasks, "
+                                                                "reported_late or versions.")] = "tasks"):
     """How each body met its deadlines on tasks opened in [from, to), as of now (see
-    `qorgau report compliance`). `format=csv` answers text/csv."""
+    `qorgau report compliance`): rows per body, task kind and algorithm version (cancelled tasks counted
+    apart, never as on time); `versions`, the cases behind the rows per algorithm version; `reported_late`,
+    violence reports (version 2) launched in the window per region and reporting body, and how many came
+    more than 24 hours after detection. `format=csv` answers text/csv, one table (`part`)."""
     require_role(principal, COMPLIANCE, "the compliance report")
     region = compliance_region(principal, region)
     if region is not None and region not in engine.svc.directory.regions:
@@ -105,10 +110,13 @@ def compliance(principal: Caller, engine: Engine,
         raise RuleViolation("invalid_data", "field 'to': must be after 'from'", field="to")
     now = utcnow()
     with engine.reader() as conn:
-        rows = compliance_report(conn, engine.svc.directory, region=region, start=start, end=end, now=now, by=by)
+        summary = compliance_summary(conn, engine.svc.directory, region=region, start=start, end=end, now=now, by=by)
     if format == "csv":
-        return Response(to_csv(rows), media_type="text/csv")
-    return {"region": region, "start": start, "end": end, "now": now, "by": by, "rows": json.loads(to_json(rows))}
+        return Response(export(summary, part, "csv"), media_type="text/csv")
+    return {"region": region, "start": start, "end": end, "now": now, "by": by,
+            "rows": json.loads(export(summary, "tasks", "json")),
+            "versions": json.loads(export(summary, "versions", "json")),
+            "reported_late": [late_json(r) for r in summary.late]}
 
 
 @router.get("/cases/{ref}/access-log", response_model=list[AccessLogEntry], responses=responses(401, 403, 404, 422),
