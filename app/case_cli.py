@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -160,13 +161,26 @@ def parse_data(text: Optional[str], option: str = "--data") -> dict:
     try:
         if text.startswith("@") and text.endswith((".yaml", ".yml")):
             import yaml
-            value = yaml.safe_load(source)
+            value = _plain(yaml.safe_load(source))
         else:
             value = json.loads(source)
     except ValueError as exc:
         raise typer.BadParameter(f"not valid JSON: {exc}", param_hint=option) from None
     if not isinstance(value, dict):
         raise typer.BadParameter('must be an object, e.g. {"perpetrator": "peer"}', param_hint=option)
+    return value
+
+
+def _plain(value):
+    """YAML reads `detected_at: 2026-04-06T09:00:00+05:00` and `birth_date: 2014-03-15` as date-times
+    and dates; the engine and the API take them as ISO text (a date-time keeps its offset, and one
+    written without an offset stays without, to be refused as such)."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
     return value
 
 
@@ -236,7 +250,8 @@ def launch_command(
     Examples:
 
         qorgau launch violence-report --region KZ-75 --actor kz-75.school-1 \\
-            --data '{"form": "bullying", "channel": "school", "summary": "name-calling in 5B"}'
+            --data '{"form": "bullying", "channel": "school", "summary": "name-calling in 5B",
+                     "detected_at": "2026-04-06T09:00:00+05:00", "reporter": "teacher"}'
 
         qorgau launch violence-report -r KZ-75 --data @report.json --api http://localhost:8000 --token $T
     """
@@ -266,7 +281,8 @@ def fire_command(
         qorgau fire VR-75-000001 assess --actor kz-75.school-1 --version 1 \\
             --data '{"immediate_danger": false, "perpetrator": "peer"}'
 
-        qorgau fire VR-75-000001 police_check_done -d '{"outcome": "no_offence"}' --api $URL --token $T
+        qorgau fire VR-75-000001 police_check_done --api $URL --token $T \\
+            -d '{"outcome": "criminal_case", "register": "erdr", "registry_number": "261500031000123"}'
     """
     payload = parse_data(data)
     backend = _backend(api, token)

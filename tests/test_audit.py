@@ -17,6 +17,7 @@ from states.sweep import sweep
 from states.verify import verify_all, verify_case
 
 from conftest import kz
+from factories import violence_report_data
 
 T0 = kz(2026, 4, 6, 10)
 
@@ -25,13 +26,13 @@ def a_history(engine) -> str:
     """A bullying case with a few events: launch, two fires, and ladder steps."""
     school = engine.svc.directory.schools("KZ-75")[0].id
     ref = engine.launch("violence-report", "KZ-75", school,
-                        {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=T0).ref
+                        violence_report_data(now=T0, summary="synthetic"), now=T0).ref
     bindings = engine.case(ref).bindings
     engine.fire(ref, "assess", bindings["school"], {"immediate_danger": False, "perpetrator": "peer"},
                 now=kz(2026, 4, 6, 11))
     engine.fire(ref, "police_check_done", bindings["police"], {"outcome": "no_offence"}, now=kz(2026, 4, 6, 12))
     sweep(engine, now=kz(2026, 4, 10, 12))
-    engine.fire(ref, "bullying_recognised", bindings["education_department"], {"mediation": True},
+    engine.fire(ref, "bullying_recognised", bindings["school"], {"mediation": True},
                 now=kz(2026, 4, 10, 13))
     return ref
 
@@ -162,7 +163,7 @@ def test_verify_all_finds_only_the_bad_case(engine):
 def test_a_step_taken_later_than_the_sweep_that_should_have_taken_it_is_late(engine):
     school = engine.svc.directory.schools("KZ-75")[0].id
     ref = engine.launch("violence-report", "KZ-75", school,
-                        {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=T0).ref
+                        violence_report_data(now=T0, summary="synthetic"), now=T0).ref
     # A sweep ran at 11:00 on the 7th (past police_check's due at 10:00) but did not take the step.
     with engine.db.begin() as conn:
         conn.execute(insert(T.sweep_runs).values(started_at=kz(2026, 4, 7, 11), now=kz(2026, 4, 7, 11),

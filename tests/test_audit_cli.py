@@ -13,6 +13,7 @@ from states.store import open_engine
 from states.sweep import sweep
 
 from conftest import kz
+from factories import violence_report_data
 
 runner = CliRunner()
 
@@ -24,7 +25,7 @@ def store(tmp_path, monkeypatch):
     engine = open_engine(url)
     school = engine.svc.directory.schools("KZ-75")[0].id
     ref = engine.launch("violence-report", "KZ-75", school,
-                        {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=kz(2026, 4, 6, 10)).ref
+                        violence_report_data(now=kz(2026, 4, 6, 10), summary="synthetic"), now=kz(2026, 4, 6, 10)).ref
     engine.fire(ref, "assess", school, {"immediate_danger": False, "perpetrator": "peer"}, now=kz(2026, 4, 6, 11))
     sweep(engine, now=kz(2026, 4, 8, 12))
     yield engine, ref

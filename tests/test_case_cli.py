@@ -12,9 +12,11 @@ from app.api.server import ServerThread
 from app.case_cli import register
 from states.store import open_engine
 
+from factories import detected_at, violence_report_data
+
 runner = CliRunner()
-REPORT = json.dumps({"form": "bullying", "channel": "school", "summary": "name-calling in 5B (synthetic)",
-                     "school": "kz-75.school-1"})
+# Launched at the wall clock's now (no --now): detected an hour before this module was imported.
+REPORT = json.dumps(violence_report_data(summary="name-calling in 5B (synthetic)", school="kz-75.school-1"))
 ASSESS = json.dumps({"immediate_danger": False, "perpetrator": "peer"})
 
 
@@ -63,8 +65,8 @@ def test_local_walk_launch_inbox_fire_show_history(cli, store):
     assert [e["trigger"] for e in events] == ["launch", "assess"]
     listed = json.loads(cli("cases", "--region", "KZ-75", "--json").output)
     assert [c["ref"] for c in listed["items"]] == ["VR-75-000001"]
-    inbox = json.loads(cli("inbox", "--body", "kz-75.education_department", "--json").output)
-    assert inbox["items"][0]["task"]["kind"] == "decide_bullying"
+    inbox = json.loads(cli("inbox", "--body", "kz-75.school-1", "--json").output)
+    assert [i["task"]["kind"] for i in inbox["items"]] == ["decide_bullying"]  # the school's (version 2, V5)
 
 
 def test_errors_and_usage(cli, store, tmp_path):
@@ -75,12 +77,18 @@ def test_errors_and_usage(cli, store, tmp_path):
     r = cli("launch", "violence-report", "--region", "KZ-75", "--actor", "kz-75.school-1", "--data", "{broken")
     assert r.exit_code == 2 and "not valid JSON" in r.output
     r = cli("launch", "violence-report", "--region", "KZ-75", "--actor", "kz-75.school-1",
-            "--data", json.dumps({"form": "bullying", "channel": "school"}))
+            "--data", json.dumps(violence_report_data(summary=None)))
     assert r.exit_code == 1 and "error: invalid_data:" in r.output and "(field: summary)" in r.output
     data = tmp_path / "report.yaml"
-    data.write_text("form: bullying\nchannel: school\nsummary: from a file\n")
+    # A date-time written in YAML without quotes (read as a date-time) is sent as ISO text.
+    data.write_text(f"form: bullying\nchannel: school\nsummary: from a file\ndetected_at: {detected_at()}\n"
+                    "reporter: parent\n")
     r = cli("launch", "violence-report", "--region", "KZ-75", "--actor", "kz-75.school-1", "--data", f"@{data}")
     assert r.exit_code == 0, r.output
+    data.write_text("form: bullying\nchannel: school\nsummary: no offset\ndetected_at: 2026-04-06 09:00:00\n"
+                    "reporter: parent\n")
+    r = cli("launch", "violence-report", "--region", "KZ-75", "--actor", "kz-75.school-1", "--data", f"@{data}")
+    assert r.exit_code == 1 and "error: invalid_data:" in r.output and "(field: detected_at)" in r.output
     r = cli("inbox", "--body", "kz-75.nowhere")
     assert r.exit_code == 2 and "unknown body" in r.output
     assert "Examples" in cli("fire", "--help").output
