@@ -172,6 +172,7 @@ class FieldSpec(Strict):
     within_past: Deadline | None = None
     # A `period` that some plan catalogue's span must cover (plan-reporting, version 2).
     within_plan: bool = False
+    source: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "FieldSpec":
@@ -255,6 +256,7 @@ class SpawnSpec(Strict):
     when: Guard | None = None
     data: dict[str, Any] = {}
     copy_: dict[str, str] = Field({}, alias="copy")
+    source: str | None = None
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
@@ -369,6 +371,7 @@ class CommonUse(Strict):
     file: str = "common.yaml"
     omit: list[str] = []
     amend: dict[str, "TriggerAmendment"] = {}
+    source: str | None = None
 
 
 class TriggerAmendment(Strict):

@@ -1016,7 +1016,7 @@ def _elements(d: Definition) -> dict[tuple, _Element]:
 
     for key in ("title", "reference_prefix", "sources", "subordination", "common"):
         if key in raw:
-            add(("setting", key), f"definition {_code(key)}", raw[key], [])
+            add(("setting", key), f"definition {_code(key)}", raw[key], _sources_in(raw[key]) if key == "common" else [])
     launch = raw.get("launch") or {}
     late = launch.get("late") or {}
     for key, value in launch.items():
@@ -1026,7 +1026,7 @@ def _elements(d: Definition) -> dict[tuple, _Element]:
         add(("launch", "start" if key in ("routes", "initial") else key), label, value)
     for name, value in (launch.get("data") or {}).items():
         src = [late["source"]] if late.get("from") == name and late.get("source") else []
-        add(("launch.data", name), f"launch field {_code(name)}", value, src)
+        add(("launch.data", name), f"launch field {_code(name)}", value, src + _sources_in(value))
     for name, value in (raw.get("roles") or {}).items():
         add(("role", name), f"role {_code(name)}", value)
     for name, st in (raw.get("states") or {}).items():
