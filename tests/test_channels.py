@@ -18,6 +18,7 @@ from states.directory import Directory
 from support.sinks import HttpSink, SmtpSink
 
 from conftest import kz
+from factories import violence_report_data
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +133,7 @@ def test_the_courier_renders_each_message_in_its_bodys_language_and_sends_it(eng
         }, languages={"kz-75.police": "kk", "kz-75.school-1": "ru"})
         school = directory.schools("KZ-75")[0]
         engine.launch("violence-report", "KZ-75", school.id,
-                      {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=T0)
+                      violence_report_data(now=T0, summary="synthetic"), now=T0)
         msgs = [m for m in outbox.claim(engine.db, "w1", limit=100, now=T0)
                 if m.body_id in ("kz-75.police", "kz-75.education_department", "kz-75.school-1")]
         courier = Courier(registry, routed, threads=4)
@@ -153,7 +154,7 @@ def _kazakh(text: str) -> bool:
 
 def test_a_message_that_cannot_be_rendered_fails_permanently(engine, registry, directory):
     school = directory.schools("KZ-75")[0]
-    engine.launch("violence-report", "KZ-75", school.id, {"form": "bullying", "channel": "school", "summary": "x"}, now=T0)
+    engine.launch("violence-report", "KZ-75", school.id, violence_report_data(now=T0, summary="x"), now=T0)
     msg = outbox.claim(engine.db, "w1", limit=1, now=T0)[0]
     broken = replace(msg, context={**msg.context, "state": "no_such_state"})
     gone = replace(msg, body_id="kz-75.no-such-body")
@@ -167,7 +168,7 @@ def test_a_message_that_cannot_be_rendered_fails_permanently(engine, registry, d
 
 def test_the_dead_letter_notice_renders_for_the_coordinator(engine, registry, directory, tmp_path):
     school = directory.schools("KZ-75")[0]
-    engine.launch("violence-report", "KZ-75", school.id, {"form": "bullying", "channel": "school", "summary": "x"}, now=T0)
+    engine.launch("violence-report", "KZ-75", school.id, violence_report_data(now=T0, summary="x"), now=T0)
     msg = next(m for m in outbox.claim(engine.db, "w1", limit=100, now=T0) if m.body_id == "kz-75.police")
     outbox.fail(engine.db, "w1", [outbox.Failure(msg.id, "SMTP 550 mailbox unavailable", permanent=True)],
                 notice_to=lambda m: "kz-75.education_department", now=T0)

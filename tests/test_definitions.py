@@ -167,6 +167,7 @@ def test_diagram_is_mermaid_with_every_state(registry):
 
 def test_a_case_keeps_the_deadline_override_it_was_launched_under(db_factory, tmp_path):
     from conftest import kz
+    from factories import violence_report_data
     from sqlalchemy import select
     from states import tables as T
     from states.verify import verify_case
@@ -176,7 +177,7 @@ def test_a_case_keeps_the_deadline_override_it_was_launched_under(db_factory, tm
     with_override = db_factory(registry=Registry.load(overrides_file=overrides))
     school = with_override.svc.directory.schools("KZ-75")[0].id
     ref = with_override.launch("violence-report", "KZ-75", school,
-                               {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=kz(2026, 4, 6, 10)).ref
+                               violence_report_data(now=kz(2026, 4, 6, 10), summary="synthetic"), now=kz(2026, 4, 6, 10)).ref
     plain = db_factory()  # the deployment later drops the override
     plain.fire(ref, "police_check_done", plain.case(ref).bindings["police"],
                {"outcome": "no_offence"}, now=kz(2026, 4, 6, 11))

@@ -12,6 +12,7 @@ from states import tables as T
 from states.outbox import Failure, RetryPolicy
 
 from conftest import kz
+from factories import violence_report_data
 
 T0 = kz(2026, 4, 6, 10)
 
@@ -19,7 +20,7 @@ T0 = kz(2026, 4, 6, 10)
 def launch(engine, n: int = 1) -> list[str]:
     school = engine.svc.directory.schools("KZ-75")[0]
     return [engine.launch("violence-report", "KZ-75", school.id,
-                          {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=T0).ref
+                          violence_report_data(now=T0, summary="synthetic"), now=T0).ref
             for _ in range(n)]
 
 

@@ -13,6 +13,7 @@ from states.verify import verify_case
 from states.sweep import next_due, sweep
 
 from conftest import kz
+from factories import violence_report_data
 
 BULLYING = {"form": "bullying", "channel": "school", "summary": "repeated name-calling"}
 
@@ -27,7 +28,8 @@ def _launch_many(engine, n, now):
     refs = []
     for _ in range(n):
         school = engine.svc.directory.schools("KZ-75")[0].id
-        refs.append(engine.launch("violence-report", "KZ-75", school, BULLYING, now=now).ref)
+        refs.append(engine.launch("violence-report", "KZ-75", school, violence_report_data(now=now, **BULLYING),
+                                  now=now).ref)
     return refs
 
 
@@ -97,7 +99,7 @@ def test_single_statement_reads_see_each_commit_and_leave_pooled_connections_as_
     count = select(func.count()).select_from(T.cases)
     with single_statements(engine.db) as reads:
         before = reads.execute(count).scalar_one()
-        engine.launch("violence-report", "KZ-75", "kz-75.school-1", BULLYING)
+        engine.launch("violence-report", "KZ-75", "kz-75.school-1", violence_report_data(**BULLYING))
         assert reads.execute(count).scalar_one() == before + 1
     if engine.db.dialect.name == "sqlite":
         for _ in range(engine.db.pool.size()):
