@@ -24,6 +24,7 @@ except ImportError:  # before the verifier moved out of states.replay
     from states.replay import verify_case
 
 from conftest import kz
+from factories import violence_report_data
 
 T0 = kz(2026, 4, 6, 10)
 KEY = MasterKey.from_bytes(bytes(range(32)))
@@ -52,7 +53,7 @@ def master_env(monkeypatch):
 def case_with_subject(engine, child=CHILD, now=T0) -> tuple[str, str]:
     """A case launched without child data, then attached to a subject stored encrypted."""
     school = engine.svc.directory.schools("KZ-75")[0].id
-    ref = engine.launch("violence-report", "KZ-75", school, BULLYING, now=now).ref
+    ref = engine.launch("violence-report", "KZ-75", school, violence_report_data(now=now, **BULLYING), now=now).ref
     with engine.db.begin() as conn:
         sid = store_subject(conn, child, now)
         conn.execute(update(T.cases).where(T.cases.c.ref == ref).values(subject_id=sid))

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 import conftest
 from conftest import kz
+from factories import police_check_data, violence_report_data
 from states import tables as T
 from states.errors import RuleViolation
 from states.verify import verify_case
@@ -20,16 +21,22 @@ ROLES = ["school", "police", "health", "guardianship", "education_department", "
 PAYLOADS = {
     "assess": [{"immediate_danger": False, "perpetrator": "peer"}, {"immediate_danger": True, "perpetrator": "family"},
                {"immediate_danger": False, "perpetrator": "unknown"}, {"perpetrator": "peer"}],
-    "police_check_done": [{"outcome": "no_offence"}, {"outcome": "maybe"}],
+    "police_check_done": [{"outcome": "no_offence"}, {"outcome": "maybe"}, police_check_data("criminal_case"),
+                          {"outcome": "administrative"}],
     "examined": [{"injuries_recorded": True}, {}],
-    "child_safe": [{"placement": "relatives"}, {}],
+    "child_safe": [{}, {"placement": "relatives"}],
+    "placement_decided": [{"placement": "relatives"}, {}],
     "bullying_recognised": [{"rehabilitation_consent": True}],
     "bullying_not_recognised": [{"reason": "one-off"}, {}],
     "appeal_filed": [{"grounds": "witnesses"}],
+    "appeal_granted": [{}],
+    "appeal_forwarded": [{}],
     "appeal_upheld": [{}],
     "appeal_rejected": [{"reason": "no grounds"}],
     "assessment_done": [{"refer_to_patronage": False}, {"refer_to_patronage": True}],
-    "plan_approved": [{"measures": ["weekly talks"]}, {"measures": []}],
+    "plan_approved": [{"measures": ["weekly talks"]}, {"measures": []},
+                      {"measures": ["weekly talks"], "intra_school_registration": True}],
+    "deregistered": [{"reason": "a term without incidents"}],
     "review": [{"progress": "improving"}, {"progress": "worse"}],
     "continue_monitoring": [{"reason": "steady"}],
     "refer_to_consilium": [{"question": "which school"}],
@@ -67,14 +74,15 @@ def _snapshot(engine, case_id):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=actions)
-def test_random_triggers_keep_the_history_verifiable(registry, directory, calendar, steps):
+@given(steps=actions, danger=st.booleans())
+def test_random_triggers_keep_the_history_verifiable(registry, directory, calendar, steps, danger):
     engine = _fresh_engine(registry, directory, calendar)
     try:
         now = kz(2026, 4, 6, 10)
         school = directory.schools("KZ-75")[0].id
         ref = engine.launch("violence-report", "KZ-75", school,
-                            {"form": "physical", "channel": "school", "summary": "synthetic"}, now=now).ref
+                            violence_report_data(now=now, form="physical", summary="synthetic", immediate_danger=danger),
+                            now=now).ref
         case_id = engine.case(ref).id
         for wait, trigger, role, pick in steps:
             now += timedelta(minutes=wait)
