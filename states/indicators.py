@@ -12,6 +12,9 @@ Indicators (`INDICATORS`):
   attempt in the window, plus `repeat_attempt` events in the window.
 - `median_reaction`: median hours from opening to completion of the tasks that bodies of one type
   (`body_type`) completed in `[start, end)`, by the body's region; `n` is the number of tasks.
+- `reported_late`: violence reports launched in `[start, end)` more than 24 hours after the harm was
+  detected (the case's data records `reported_late: true` at launch, violence-report version 2, rule
+  V2), by the case's region. Version-1 cases record nothing and never count.
 
 Small counts: `disclose(figure, has_access)` shows counts from 1 to 4 as "<5" to a reader without
 case access in that region (and a median built on 1 to 4 tasks likewise).
@@ -27,10 +30,14 @@ from sqlalchemy import Connection, and_, func, select
 from . import tables as T
 from .clock import as_utc
 
-INDICATORS = ("open_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "median_reaction")
-COUNT_INDICATORS = ("open_cases", "overdue_tasks", "critical_cases", "suicide_attempts")
+INDICATORS = ("open_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "reported_late",
+              "median_reaction")
+COUNT_INDICATORS = ("open_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "reported_late")
+WINDOW_INDICATORS = ("suicide_attempts", "reported_late", "median_reaction")  # need (start, end)
 SUPPRESS_BELOW = 5
 SUICIDE_ALGORITHM = "suicide-response"
+VIOLENCE_ALGORITHM = "violence-report"
+LATE_RECORD = "reported_late"  # what violence-report version 2 records in the case's data at launch
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,16 @@ def suicide_attempts(conn: Connection, *, start: datetime, end: datetime) -> dic
     return {r: Figure(n, n) for r, n in counts.items()}
 
 
+def reported_late(conn: Connection, *, start: datetime, end: datetime) -> dict[str, Figure]:
+    start, end = as_utc(start), as_utc(end)
+    c = T.cases
+    q = (select(c.c.region, func.count())
+         .where(c.c.algorithm == VIOLENCE_ALGORITHM, c.c.created_at >= start, c.c.created_at < end,
+                c.c.data[LATE_RECORD].as_boolean().is_(True))
+         .group_by(c.c.region))
+    return {r: Figure(n, n) for r, n in conn.execute(q)}
+
+
 def median_reaction(conn: Connection, directory, *, body_type: str, start: datetime, end: datetime) -> dict[str, Figure]:
     start, end = as_utc(start), as_utc(end)
     t = T.tasks
@@ -142,10 +159,12 @@ def region_figures(conn: Connection, registry, directory, indicator: str, *, now
         return overdue_tasks(conn, directory, now=now, algorithm=algorithm)
     if indicator == "critical_cases":
         return critical_cases(conn, registry, algorithm=algorithm)
-    if indicator in ("suicide_attempts", "median_reaction") and (start is None or end is None):
+    if indicator in WINDOW_INDICATORS and (start is None or end is None):
         raise ValueError(f"{indicator} needs a window (start, end)")
     if indicator == "suicide_attempts":
         return suicide_attempts(conn, start=start, end=end)
+    if indicator == "reported_late":
+        return reported_late(conn, start=start, end=end)
     if indicator == "median_reaction":
         if not body_type:
             raise ValueError("median_reaction needs a body type")

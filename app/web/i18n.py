@@ -233,7 +233,8 @@ _WORDS: dict[str, tuple[str, str, str]] = {
     "ind.open_cases": ("Ашық істер", "Открытые случаи", "Open cases"),
     "ind.overdue_tasks": ("Мерзімі өткен тапсырмалар", "Просроченные задачи", "Overdue tasks"),
     "ind.critical_cases": ("Сыни істер", "Критические случаи", "Critical cases"),
-    "ind.late_reports": ("Кешіктіріп хабарланған істер", "Случаи, о которых сообщено с опозданием", "Cases reported late"),
+    # violence reports (version 2) launched in the window more than 24 hours after the harm was detected
+    "ind.reported_late": ("Кешіктіріп хабарланды", "Сообщено с опозданием", "Reported late"),
     "ind.suicide_attempts": ("Кезеңдегі суицидтік әрекеттер", "Суицидальные попытки за период", "Suicide attempts in the period"),
     "ind.median_reaction": ("Орган түрі бойынша әрекет етудің медианалық уақыты (сағ)",
                             "Медианное время реакции по типу ведомства (ч)",
@@ -248,7 +249,44 @@ _WORDS: dict[str, tuple[str, str, str]] = {
     "audit.on_time": ("уақтылы", "в срок", "on time"),
     "audit.late": ("кешігіп", "с опозданием", "late"),
     "audit.still_overdue": ("мерзімі өткен, ашық", "просрочено, открыто", "overdue, open"),
-    "audit.cancelled": ("тоқтатылды", "прекращено", "cancelled"),
+    "audit.cancelled": ("Тоқтатылды", "Прекращены", "Cancelled"),
+    "audit.cancelled_past_due": ("оның ішінде мерзімі өткеннен кейін", "из них после срока",
+                                 "of which after the due date"),
+    "audit.version": ("Алгоритм нұсқасы", "Версия алгоритма", "Algorithm version"),
+    "audit.versions": ("Істер алгоритм нұсқасы бойынша", "Случаи по версиям алгоритма", "Cases by algorithm version"),
+    "audit.version_n": ("{n}-нұсқа", "версия {n}", "version {n}"),
+    "audit.cases_n": ("істер", "случаев", "cases"),
+    "audit.tasks_n": ("тапсырмалар", "задач", "tasks"),
+    "audit.spans_versions": ("Кезең алгоритмнің екі нұсқасын да қамтиды: әр органның тапсырмалары нұсқа бойынша бөлек жолдарда.",
+                             "Период охватывает обе версии алгоритма: задачи каждого ведомства показаны отдельной строкой по каждой версии.",
+                             "The window spans both versions of the algorithm: each body's tasks are shown in a row per version."),
+    "audit.legend": ("Тоқтатылды — іс жабылған кезде тоқтатылған басқа органдардың тапсырмалары (2-нұсқа); олар орындалған "
+                     "да, уақтылы орындалған да болып есептелмейді. Уақтылы, % = уақтылы / (уақтылы + кешігіп + мерзімі "
+                     "өткен). Алгоритм нұсқасы — іс жүргізілген нұсқа; 1-нұсқада іс жабылғанда басқа органдардың ашық "
+                     "тапсырмалары орындалды деп белгіленетін.",
+                     "Прекращены — задачи других ведомств, прекращённые при закрытии случая (версия 2); они не считаются "
+                     "ни выполненными, ни выполненными в срок. В срок, % = в срок / (в срок + с опозданием + просрочено). "
+                     "Версия алгоритма — версия, по которой вёлся случай; в версии 1 при закрытии случая открытые задачи "
+                     "других ведомств отмечались как выполненные.",
+                     "Cancelled: other bodies' tasks stopped when the case was closed (version 2); they count neither as "
+                     "done nor as on time. On time, % = on time / (on time + late + overdue). Algorithm version: the "
+                     "version the case ran; in version 1, closing a case marked the other bodies' open tasks as done."),
+    "audit.duty_to_report": ("Хабарлау міндеті: өңірлер және хабарлаған органдар бойынша",
+                             "Обязанность сообщать: по регионам и сообщившим ведомствам",
+                             "Duty to report: per region and reporting body"),
+    "audit.launched": ("Тіркелген хабарламалар", "Зарегистрировано сообщений", "Reports launched"),
+    "audit.late_share": ("кешіктіріп хабарланғаны, %", "с опозданием, %", "reported late, %"),
+    "audit.reporting_body": ("Хабарлаған орган", "Сообщившее ведомство", "Reporting body"),
+    "audit.late_legend": ("Кешіктіріп хабарланды — іс зорлық-зомбылық анықталғаннан кейін 24 сағаттан астам уақыт өткен соң "
+                          "тіркелген (зорлық-зомбылық туралы хабарлама, 2-нұсқа). 1-нұсқадағы істер есепке алынбайды.",
+                          "Сообщено с опозданием — случай зарегистрирован более чем через 24 часа после выявления "
+                          "(сообщение о насилии, версия 2). Случаи версии 1 не учитываются.",
+                          "Reported late: the case was launched more than 24 hours after the harm was detected "
+                          "(violence report, version 2). Version-1 cases are not counted."),
+    "audit.no_late": ("Бұл кезеңде 2-нұсқа бойынша зорлық-зомбылық туралы хабарлама тіркелмеген.",
+                      "За период сообщений о насилии по версии 2 не зарегистрировано.",
+                      "No violence report of version 2 launched in the window."),
+    "audit.late_csv": ("CSV: кешіктіріп хабарлау", "CSV: сообщения с опозданием", "CSV: late reports"),
     "audit.opened": ("ашылды", "открыто", "opened"),
     "audit.rate": ("уақтылы, %", "в срок, %", "on time, %"),
     "audit.median_late": ("кешігу медианасы, сағ", "медиана опоздания, ч", "median delay, h"),

@@ -867,7 +867,7 @@ def _window(request: Request, now: datetime) -> tuple[date, date]:
 
 @router.get("/map")
 def map_page(request: Request) -> Response:
-    from states.indicators import INDICATORS, disclose, scale_value
+    from states.indicators import INDICATORS, WINDOW_INDICATORS, disclose, scale_value
     ctx = _context(request)
     if ctx.principal is None:
         return _login_redirect(request)
@@ -926,7 +926,7 @@ def map_page(request: Request) -> Response:
             "tiles": tiles, "legend": legend, "has_suppressed": bool(suppressed),
             "suppressed_colour": cartogram.SUPPRESSED[0], "no_data_colour": cartogram.NO_DATA[0],
             "columns": cartogram.COLUMNS, "rows": cartogram.ROWS, "is_count": is_count,
-            "needs_window": indicator in ("suicide_attempts", "median_reaction"),
+            "needs_window": indicator in WINDOW_INDICATORS,
             "needs_type": indicator == "median_reaction"}
     return render("map.html", ctx.page(**view))
 
@@ -1020,7 +1020,7 @@ async def verify_now(request: Request) -> Response:
 
 
 def _compliance_rows(ctx: Ctx, request: Request):
-    from states.compliance import compliance_report
+    from states.compliance import compliance_summary
     now = utcnow()
     today = now.astimezone(KZ_TZ).date()
     q = request.query_params
@@ -1037,27 +1037,54 @@ def _compliance_rows(ctx: Ctx, request: Request):
         region = None
     region = compliance_region(ctx.principal, region)
     with ctx.engine.reader() as conn:
-        rows = compliance_report(conn, ctx.directory, region=region, start=datetime.combine(start, dtime(0), KZ_TZ),
-                                 end=datetime.combine(end, dtime(0), KZ_TZ), now=now, by="body")
-    return rows, start, end, region
+        summary = compliance_summary(conn, ctx.directory, region=region,
+                                     start=datetime.combine(start, dtime(0), KZ_TZ),
+                                     end=datetime.combine(end, dtime(0), KZ_TZ), now=now, by="body")
+    return summary, start, end, region
 
 
 @router.get("/audit/compliance.csv")
 def compliance_csv(request: Request) -> Response:
-    from states.compliance import to_csv
+    """The compliance report as CSV: `part=tasks` (default), `reported_late` or `versions`."""
+    from states.compliance import PARTS, export
     ctx = _context(request)
     if ctx.principal is None:
         return _login_redirect(request)
     if ctx.principal.role not in COMPLIANCE:
         return _forbidden(ctx)
     try:
-        rows, start, end, region = _compliance_rows(ctx, request)
+        summary, start, end, region = _compliance_rows(ctx, request)
     except ApiError as exc:
         return _forbidden(ctx, exc.message)
-    name = f"compliance-{region or 'KZ'}-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response(to_csv(rows), media_type="text/csv; charset=utf-8",
+    part = request.query_params.get("part") or "tasks"
+    if part not in PARTS:
+        part = "tasks"
+    suffix = "" if part == "tasks" else f"-{part.replace('_', '-')}"
+    name = f"compliance{suffix}-{region or 'KZ'}-{start.isoformat()}-{end.isoformat()}.csv"
+    return Response(export(summary, part, "csv"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
                              "X-Content-Type-Options": "nosniff"})
+
+
+def _algorithm_title(ctx: Ctx, algorithm: str) -> str:
+    if algorithm not in ctx.registry.ids():  # no longer loaded: its id
+        return algorithm
+    return i18n.pick(ctx.registry.latest(algorithm).spec.title, ctx.lang)
+
+
+def _late_view(ctx: Ctx, rows) -> dict[str, Any]:
+    """Reported late (violence-report version 2) per region and per reporting body, for the audit page."""
+    from states.compliance import region_totals
+
+    def percent(late: int, n: int) -> str:
+        return f"{100 * late / n:.0f}" if n else "—"
+
+    regions = [{"region": ctx.region_name(t.region), "code": t.region, "launched": t.launched,
+                "late": t.reported_late, "share": percent(t.reported_late, t.launched)} for t in region_totals(rows)]
+    bodies = [{"region": ctx.region_name(r.region), "code": r.region, "body": ctx.body_name(r.body_id),
+               "launched": r.launched, "late": r.reported_late, "share": percent(r.reported_late, r.launched)}
+              for r in rows]
+    return {"late_regions": regions, "late_bodies": bodies}
 
 
 def _current_quarter(now: datetime) -> str:
@@ -1115,11 +1142,11 @@ def audit_page(request: Request) -> Response:
     if p.role not in COMPLIANCE:
         return _forbidden(ctx)
     try:
-        rows, start, end, region = _compliance_rows(ctx, request)
+        summary, start, end, region = _compliance_rows(ctx, request)
     except ApiError as exc:
         return _forbidden(ctx, exc.message)
     table = []
-    for r in rows:
+    for r in summary.rows:
         judged = r.done_on_time + r.done_late + r.still_overdue
         kind = r.task_kind
         title = kind
@@ -1129,21 +1156,33 @@ def audit_page(request: Request) -> Response:
                 break
         if kind == "ensure_completion":
             title = i18n.t("task.ensure_completion", lang)
-        table.append({"body": ctx.body_name(r.body_id), "kind": title, "opened": r.opened,
-                      "on_time": r.done_on_time, "late": r.done_late, "overdue": r.still_overdue,
+        # cancelled tasks are their own column and bar: never in "on time", never in the on-time share
+        table.append({"body": ctx.body_name(r.body_id), "kind": title, "version": r.algorithm_version,
+                      "opened": r.opened, "on_time": r.done_on_time, "late": r.done_late,
+                      "overdue": r.still_overdue, "cancelled": r.cancelled,
+                      "cancelled_past_due": r.cancelled_past_due,
                       "rate": f"{100 * r.done_on_time / judged:.0f}" if judged else "—",
                       "median": "—" if r.median_delay_h is None else f"{r.median_delay_h:.1f}",
                       "judged": judged})
-    biggest = max((t["judged"] for t in table), default=0) or 1
+    biggest = max((t["judged"] + t["cancelled"] for t in table), default=0) or 1
     for t in table:
         t["w_on_time"] = round(300 * t["on_time"] / biggest, 1)
         t["w_late"] = round(300 * t["late"] / biggest, 1)
         t["w_overdue"] = round(300 * t["overdue"] / biggest, 1)
+        t["w_cancelled"] = round(300 * t["cancelled"] / biggest, 1)
     view = {"rows": table, "from": start.isoformat(), "to": end.isoformat(), "region": region or "",
+            "versions": [{"title": _algorithm_title(ctx, v.algorithm), "version": v.algorithm_version,
+                          "version_label": i18n.t("audit.version_n", lang).format(n=v.algorithm_version),
+                          "cases": v.cases, "tasks": v.tasks} for v in summary.versions],
+            "spans_versions": summary.spans_versions,
+            **_late_view(ctx, summary.late),
             "regions": [(c, ctx.region_name(c)) for c in ctx.directory.regions],
             "region_fixed": p.role == "coordinator" and p.region is not None,
             "csv_url": "/audit/compliance.csv?" + urlencode({"from": start.isoformat(), "to": end.isoformat(),
                                                              **({"region": region} if region else {})}),
+            "late_csv_url": "/audit/compliance.csv?" + urlencode({"from": start.isoformat(), "to": end.isoformat(),
+                                                                  **({"region": region} if region else {}),
+                                                                  "part": "reported_late"}),
             "auditor": p.role in AUDIT}
     if p.role in AUDIT:
         with ctx.engine.reader() as conn:
