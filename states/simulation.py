@@ -53,6 +53,7 @@ class Expect(_Strict):
     no_open_tasks: list[str] | None = None
     overdue: list[str] | None = None
     done_tasks: list[str] | None = None
+    cancelled_tasks: list[str] | None = None  # version 2 rule C3: cancelled at least once, none open
     notifications: list[NotificationExpect] | None = None
     no_notifications: list[NotificationExpect] | None = None
     critical: bool | None = None
@@ -311,6 +312,11 @@ def _check(engine, ref: str, ex: Expect, now: datetime, error: RuleViolation | N
     for kind in ex.done_tasks or []:
         checks.append(Check(f"{kind} done", any(t.kind == kind and t.status == "done" for t in tasks),
                             "done: " + (", ".join(t.kind for t in tasks if t.status == "done") or "none")))
+    for kind in ex.cancelled_tasks or []:
+        ok = (any(t.kind == kind and t.status == "cancelled" for t in tasks)
+              and not any(t.kind == kind for t in open_tasks))
+        checks.append(Check(f"{kind} cancelled", ok, "cancelled: " + (
+            ", ".join(t.kind for t in tasks if t.status == "cancelled") or "none") + f"; open: {describe_open}"))
     got_notes = {(tpl, _body_type(engine, body)) for tpl, body in notes}
     seen = ", ".join(sorted(f"{t}→{b}" for t, b in got_notes)) or "none"
     for n in ex.notifications or []:
