@@ -101,9 +101,11 @@ class Client:
         return self.request("GET", f"/cases/{quote(ref, safe='')}/verify" if ref else "/verify")
 
     def compliance(self, date_from: str, date_to: str, *, region: str | None = None, by: str = "body",
-                   fmt: str = "json") -> Any:
+                   fmt: str = "json", part: str = "tasks") -> Any:
+        """JSON: rows, versions and reported_late; CSV: one table (`part`: tasks, reported_late, versions)."""
         return self.request("GET", "/reports/compliance", params={"from": date_from, "to": date_to, "region": region,
-                                                                  "by": by, "format": fmt}, raw=fmt == "csv")
+                                                                  "by": by, "format": fmt, "part": part},
+                            raw=fmt == "csv")
 
     # --- admins
     def tokens(self) -> list:
