@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,9 +17,12 @@ from app.web import session as sessions  # noqa: E402
 from states.clock import utcnow  # noqa: E402
 from states.tokens import create_token, revoke_token  # noqa: E402
 
+from factories import violence_report_data  # noqa: E402
+
 pytestmark = pytest.mark.db
 
 VR = {"form": "bullying", "channel": "school", "summary": "name-calling in class 5B"}
+KZ = timezone(timedelta(hours=5))
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -48,8 +51,12 @@ def csrf_of(html: str) -> str:
 
 
 def launch(engine, *, days_ago: float = 0, region: str = "KZ-75", data=None, actor: str | None = None):
+    """A violence-report of the current version, launched `days_ago`, detected an hour before; `data`
+    laid over VR."""
     actor = actor or engine.svc.directory.schools(region)[0].id
-    return engine.launch("violence-report", region, actor, data or VR, now=utcnow() - timedelta(days=days_ago)).ref
+    now = utcnow() - timedelta(days=days_ago)
+    return engine.launch("violence-report", region, actor, violence_report_data(now=now, **{**VR, **(data or {})}),
+                         now=now).ref
 
 
 # ------------------------------------------------------------------------------------------ sign-in
@@ -161,7 +168,7 @@ def test_a_missing_field_is_shown_beside_it(site, engine):
 def test_the_engines_refusal_of_a_field_is_shown_beside_it(site, engine):
     ref = launch(engine)
     engine.fire(ref, "assess", "kz-75.school-1", {"immediate_danger": False, "perpetrator": "peer"})
-    client = sign_in(site, engine, "kz-75.education_department", "agency")
+    client = sign_in(site, engine, "kz-75.school-1", "agency")  # the school decides (version 2, V5)
     key = next(t.key for t in _tasks(engine, ref) if t.kind == "decide_bullying")
     form = client.get(f"/cases/{ref}/tasks/{key}?trigger=bullying_not_recognised")
     assert 'name="d.reason"' in form.text
@@ -269,15 +276,23 @@ def test_a_coordinator_launches_a_case_from_the_generated_form(site, engine):
     client = sign_in(site, engine, "kz-75.education_department", "coordinator")
     page = client.get("/dashboard?launch=violence-report")
     assert page.status_code == 200
-    for name in ("d.form", "d.channel", "d.summary", "d.school", "d.child.birth_date"):
+    for name in ("d.form", "d.channel", "d.summary", "d.school", "d.child.birth_date", "d.reporter",
+                 "d.immediate_danger"):
         assert f'name="{name}"' in page.text
+    assert re.search(r'<input id="f-detected-at" name="d.detected_at" type="datetime-local"[^>]* required', page.text)
     assert "Form of violence" in page.text and "Cyberbullying" in page.text
+    # detected two hours ago on the Kazakhstan wall clock, as a datetime-local input sends it
+    detected = (utcnow() - timedelta(hours=2)).astimezone(KZ).replace(second=0, microsecond=0)
     r = client.post("/launch", data={"csrf": csrf_of(page.text), "algorithm": "violence-report",
                                      "d.form": "cyberbullying", "d.channel": "online",
-                                     "d.summary": "messages in a class chat", "d.school": "kz-75.school-2"})
+                                     "d.summary": "messages in a class chat", "d.school": "kz-75.school-2",
+                                     "d.detected_at": detected.strftime("%Y-%m-%dT%H:%M"), "d.reporter": "parent"})
     assert r.status_code == 303, r.text
     ref = r.headers["location"].split("/cases/")[1].split("?")[0]
-    assert engine.case(ref).region == "KZ-75" and engine.case(ref).bindings["school"] == "kz-75.school-2"
+    case = engine.case(ref)
+    assert case.region == "KZ-75" and case.bindings["school"] == "kz-75.school-2"
+    assert case.algorithm_version == 2 and case.data["reporter"] == "parent"
+    assert case.data["detected_at"] == detected.isoformat() and case.data["detected_at"].endswith("+05:00")
     page = client.get(r.headers["location"])
     assert "Case opened" in page.text and ref in page.text
 
@@ -288,6 +303,53 @@ def test_a_launch_with_a_missing_field_shows_it_beside_the_field(site, engine):
     r = client.post("/launch", data={"csrf": csrf_of(page.text), "algorithm": "violence-report",
                                      "d.form": "bullying", "d.summary": "x"})
     assert r.status_code == 422 and 'id="f-channel-error"' in r.text
+
+
+def test_a_launch_with_a_garbled_or_future_detection_time_is_refused_beside_the_field(site, engine):
+    client = sign_in(site, engine, "kz-75.education_department", "coordinator", lang="ru")
+    page = client.get("/dashboard?launch=violence-report")
+    base = {"csrf": csrf_of(page.text), "algorithm": "violence-report", "d.form": "bullying", "d.channel": "school",
+            "d.summary": "x", "d.reporter": "teacher"}
+    r = client.post("/launch", data={**base, "d.detected_at": "вчера вечером"})
+    assert r.status_code == 422
+    assert re.search(r'id="f-detected-at-error" data-error-for="detected_at">Введите дату и время', r.text)
+    assert re.search(r'<input id="f-detected-at"[^>]*aria-invalid="true"', r.text)
+    future = (utcnow() + timedelta(days=2)).astimezone(KZ).strftime("%Y-%m-%dT%H:%M")
+    r = client.post("/launch", data={**base, "d.detected_at": future})
+    assert r.status_code == 422 and 'id="f-detected-at-error"' in r.text  # the engine's refusal, beside the field
+    assert f'value="{future}"' in r.text  # what was entered stays
+    r = client.post("/launch", data={k: v for k, v in base.items() if k != "d.reporter"})
+    assert r.status_code == 422 and 'id="f-detected-at-error"' in r.text and 'id="f-reporter-error"' in r.text
+    from sqlalchemy import func, select
+
+    from states import tables as T
+    with engine.reader() as conn:
+        assert conn.execute(select(func.count()).select_from(T.cases)).scalar_one() == 0
+
+
+def test_the_police_form_takes_the_register_and_its_number(site, engine):
+    ref = launch(engine)
+    client = sign_in(site, engine, "kz-75.police", "agency")
+    key = next(t.key for t in _tasks(engine, ref) if t.kind == "police_check")
+    form = client.get(f"/cases/{ref}/tasks/{key}?trigger=police_check_done")
+    assert re.search(r'<select id="f-register" name="d.register"', form.text)
+    assert re.search(r'<input id="f-registry-number" name="d.registry_number" type="text"[^>]*maxlength="30"',
+                     form.text)
+    base = {"csrf": csrf_of(form.text), "version": "1", "trigger": "police_check_done", "task": key,
+            "d.outcome": "criminal_case"}
+    r = client.post(f"/cases/{ref}/fire", data=base)  # a criminal case names its register (version 2, V3)
+    assert r.status_code == 422 and 'id="f-register-error"' in r.text
+    r = client.post(f"/cases/{ref}/fire", data={**base, "d.register": "erdr", "d.registry_number": "26 15"})
+    assert r.status_code == 422 and 'id="f-registry-number-error"' in r.text
+    # a 15-digit registry number is a typed field, not an IIN in free text
+    r = client.post(f"/cases/{ref}/fire", data={**base, "d.register": "erdr", "d.registry_number": "261500031000123"})
+    assert r.status_code == 303, r.text
+    from sqlalchemy import select
+
+    from states import tables as T
+    with engine.reader() as conn:
+        data = conn.execute(select(T.events.c.data).where(T.events.c.trigger == "police_check_done")).scalar_one()
+    assert data == {"outcome": "criminal_case", "register": "erdr", "registry_number": "261500031000123"}
 
 
 def test_dashboard_filters_and_counts(site, engine):
@@ -318,7 +380,7 @@ def test_case_page_shows_state_tasks_timeline_diagram_and_badge(site, engine):
 
 def test_an_auditor_replays_the_case_at_a_past_moment(site, engine):
     t0 = utcnow() - timedelta(days=2)
-    ref = engine.launch("violence-report", "KZ-75", "kz-75.school-1", VR, now=t0).ref
+    ref = engine.launch("violence-report", "KZ-75", "kz-75.school-1", violence_report_data(now=t0, **VR), now=t0).ref
     engine.fire(ref, "assess", "kz-75.school-1", {"immediate_danger": False, "perpetrator": "peer"},
                 now=t0 + timedelta(hours=1))
     auditor = sign_in(site, engine, "ministry_education", "auditor")
@@ -431,8 +493,9 @@ def test_language_from_accept_language_then_the_switch(site, engine):
 
 def test_times_are_shown_on_the_kazakhstan_clock(site, engine):
     from datetime import datetime, timezone
-    ref = engine.launch("violence-report", "KZ-75", "kz-75.school-1", VR,
-                        now=datetime(2026, 4, 6, 5, 0, tzinfo=timezone.utc)).ref  # 10:00 in Almaty
+    at = datetime(2026, 4, 6, 5, 0, tzinfo=timezone.utc)
+    ref = engine.launch("violence-report", "KZ-75", "kz-75.school-1", violence_report_data(now=at, **VR),
+                        now=at).ref  # 10:00 in Almaty
     client = sign_in(site, engine, "kz-75.school-1", "agency")
     page = client.get(f"/cases/{ref}").text
     assert "06.04.2026 10:00" in page  # launch event, local time

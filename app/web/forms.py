@@ -9,6 +9,7 @@ a number) so the message can be in the page's language.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 from algorithms.schema import FieldSpec
@@ -18,13 +19,17 @@ from .i18n import pick, t, value_title
 PREFIX = "d."
 OBJECT_ROWS = 3  # empty rows offered for a list of objects (plan report items)
 CHILD_FIELDS = ("birth_date", "sex", "iin", "given_name", "family_name", "address")
+# A `datetime` field is entered on the Kazakhstan wall clock (UTC+05:00, no daylight saving) and
+# sent to the engine as ISO 8601 with that offset.
+KZ = timezone(timedelta(hours=5))
+REGISTRY_NUMBER_PATTERN = r"[0-9][0-9\-]*"
 
 
 @dataclass
 class Field:
     name: str                 # dotted path inside the payload, e.g. "child.birth_date"
     label: str
-    widget: str               # text textarea number select radio-bool date list fieldset rows
+    widget: str               # text textarea number select radio-bool date datetime list fieldset rows
     required: bool = False
     help: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
@@ -92,6 +97,12 @@ def build_fields(specs: Mapping[str, FieldSpec], lang: str, choices: Choices, va
             f.help = (f.help + " " if f.help else "") + t("form.list_help", lang)
         elif kind == "date":
             f.widget = "date"
+        elif kind == "datetime":
+            f.widget = "datetime"
+            f.value = local_datetime_value(f.value)
+            f.help = (f.help + " " if f.help else "") + t("form.datetime_help", lang)
+        elif kind == "registry_number":
+            f.pattern, f.max_length = REGISTRY_NUMBER_PATTERN, spec.max_length or 30
         elif kind == "period":
             f.pattern, f.placeholder = r"\d{4}-(Q[1-4]|H[12])", "2026-Q2"
         elif kind == "case_ref":
@@ -193,4 +204,36 @@ def _parse_one(path: str, spec: FieldSpec, raw: dict[str, str], lang: str, error
     if kind == "list":
         items = [line.strip() for line in text.splitlines() if line.strip()]
         return items or None
+    if kind == "datetime":
+        moment = parse_local_datetime(text)
+        if moment is None:
+            errors[path] = t("form.not_datetime", lang)
+        return moment
     return text
+
+
+def parse_local_datetime(text: str) -> str | None:
+    """What an <input type=datetime-local> sends ('2026-04-06T09:00', maybe with seconds) read as
+    Kazakhstan time, as ISO 8601 with its offset ('2026-04-06T09:00:00+05:00'); a value that already
+    carries an offset keeps it. None for anything else."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=KZ)
+    return moment.isoformat()
+
+
+def local_datetime_value(value: Any) -> Any:
+    """A stored or submitted date-time as the datetime-local input shows it: 'YYYY-MM-DDTHH:MM' on the
+    Kazakhstan clock. Text that is not a date-time is left as entered (shown with its error)."""
+    if not value:
+        return value
+    try:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(KZ)
+    return moment.strftime("%Y-%m-%dT%H:%M")
