@@ -133,7 +133,6 @@ _WORDS: dict[str, tuple[str, str, str]] = {
     "case.outcome": ("Нәтижесі", "Итог", "Outcome"),
     "case.region": ("Өңір", "Регион", "Region"),
     "case.version": ("Оқиғалар саны", "Число событий", "Events"),
-    "case.algorithm_version": ("нұсқа", "версия", "version"),
     "case.level": ("Эскалация деңгейі", "Уровень эскалации", "Escalation level"),
     "case.bound": ("Бекітілген органдар", "Закреплённые ведомства", "Bound bodies"),
     "case.open_tasks": ("Ашық тапсырмалар", "Открытые задачи", "Open tasks"),
