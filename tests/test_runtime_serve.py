@@ -42,7 +42,8 @@ def test_serve_starts_everything_delivers_the_demo_escalation_as_eml_and_stops_o
         assert "sweep-deadlines/qorgau: every 5 s" in text and "demo case VR-75-" in text
         mail = escalation[0].read_text(encoding="utf-8")
         assert "X-Qorgau-Template: escalation" in mail and "Message-ID: <" in mail
-        assert escalation[0].name.endswith("_escalation_ministry_health_t3.eml")
+        # version 2 (C1): the hospital's overdue examination goes to the regional health department
+        assert escalation[0].name.endswith("_escalation_kz-75.health_department_t3.eml")
         names = _deployments(port)
         assert {"sweep-deadlines", "dispatch-notifications", "plan-reporting-cycle", "verify-histories",
                 "launch-case"} <= names

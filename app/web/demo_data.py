@@ -7,12 +7,13 @@ returns the tokens of one user per role.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from states.clock import utcnow
 from states.tokens import create_token
 
 VR = {"form": "bullying", "channel": "school", "summary": "repeated name-calling in class 5B (synthetic)"}
+KZ = timezone(timedelta(hours=5))
 REGIONS = ("KZ-75", "KZ-71", "KZ-79", "KZ-35", "KZ-61", "KZ-19", "KZ-10", "KZ-55", "KZ-23", "KZ-63")
 
 
@@ -20,6 +21,13 @@ REGIONS = ("KZ-75", "KZ-71", "KZ-79", "KZ-35", "KZ-61", "KZ-19", "KZ-10", "KZ-55
 class Demo:
     tokens: dict[str, str] = field(default_factory=dict)  # user name -> token secret
     refs: dict[str, str] = field(default_factory=dict)     # story name -> case reference
+
+
+def vr(at: datetime, detected_before: timedelta = timedelta(hours=1), **overrides) -> dict:
+    """violence-report launch data (version 2) for a report launched at `at`: detected
+    `detected_before` earlier (more than 24 h is a late report), reported by a teacher."""
+    detected = (at - detected_before).astimezone(KZ).replace(second=0, microsecond=0)
+    return {**VR, "detected_at": detected.isoformat(), "reporter": "teacher", **overrides}
 
 
 def _token(engine, demo: Demo, name: str, body: str, role: str) -> None:
@@ -34,20 +42,20 @@ def seed(engine, now: datetime | None = None, *, spread: bool = True) -> Demo:
     demo = Demo()
     school = engine.svc.directory.schools("KZ-75")[0].id
     # Almaty: one task long overdue (and escalated), one fresh.
-    late = engine.launch("violence-report", "KZ-75", school, VR, now=now - timedelta(days=9)).ref
+    late = engine.launch("violence-report", "KZ-75", school, vr(now - timedelta(days=9)), now=now - timedelta(days=9)).ref
     demo.refs["overdue"] = late
     fresh = engine.launch("violence-report", "KZ-75", school,
-                          {**VR, "form": "cyberbullying", "channel": "online",
-                           "summary": "insulting messages in a class chat (synthetic)"},
+                          vr(now - timedelta(hours=2), form="cyberbullying", channel="online", reporter="parent",
+                             summary="insulting messages in a class chat (synthetic)"),
                           now=now - timedelta(hours=2)).ref
     demo.refs["fresh"] = fresh
     # A case with a history to replay: assessed, decided, planned, in monitoring.
     t0 = now - timedelta(days=20)
-    walked = engine.launch("violence-report", "KZ-75", school, VR, now=t0).ref
+    walked = engine.launch("violence-report", "KZ-75", school, vr(t0), now=t0).ref
+    # version 2: the police's check and the school's prevention council decide (V3, V5)
     steps = [("assess", "kz-75.school-1", {"immediate_danger": False, "perpetrator": "peer"}, 2),
              ("police_check_done", "kz-75.police", {"outcome": "no_offence"}, 5),
-             ("bullying_recognised", "kz-75.education_department", {"rehabilitation_consent": True,
-                                                                      "mediation": True}, 30),
+             ("bullying_recognised", "kz-75.school-1", {"rehabilitation_consent": True, "mediation": True}, 30),
              ("plan_approved", "kz-75.school-1", {"measures": ["weekly talks with the school psychologist",
                                                               "class hour on respect"],
                                                  "intra_school_registration": False}, 60)]
@@ -62,20 +70,28 @@ def seed(engine, now: datetime | None = None, *, spread: bool = True) -> Demo:
                                          now=now - timedelta(days=3)).ref
     # Another region's case, for refusals.
     demo.refs["astana"] = engine.launch("violence-report", "KZ-71", engine.svc.directory.schools("KZ-71")[0].id,
-                                        VR, now=now - timedelta(days=1)).ref
+                                        vr(now - timedelta(days=1)), now=now - timedelta(days=1)).ref
     if spread:  # cases across regions, so the map has something to show
         for i, region in enumerate(REGIONS):
             for j in range((len(REGIONS) - i) % 7 + 1):
                 school_id = engine.svc.directory.schools(region)[0].id
+                at = now - timedelta(days=j * 2 + i % 3, hours=i)
+                # every third report in a region reached the system days after detection (late, V2)
                 engine.launch("violence-report", region, school_id,
-                              {**VR, "form": ("bullying", "physical", "psychological")[j % 3]},
-                              now=now - timedelta(days=j * 2 + i % 3, hours=i))
+                              vr(at, timedelta(days=3) if j % 3 == 2 else timedelta(hours=1),
+                                 form=("bullying", "physical", "psychological")[j % 3]),
+                              now=at)
         for region in ("KZ-61", "KZ-79", "KZ-35"):
             engine.launch("suicide-response", region, engine.svc.directory.region_body(region, "health").id,
                           {"kind": "attempt", "channel": "health", "summary": "synthetic"}, now=now - timedelta(days=5))
-    # Plan reports of the current quarter: one accepted, one submitted, others collecting.
+    # Plan reports of the current quarter (after the plan's span, its last quarter): one accepted, one
+    # submitted, others collecting.
     local = now.astimezone(__import__("states.calendar", fromlist=["KZ_TZ"]).KZ_TZ)
     period = f"{local.year}-Q{(local.month - 1) // 3 + 1}"
+    from algorithms.catalogue import load_catalogue
+    span = load_catalogue().span
+    if local.date() > span.end:  # version 2 (R1): only periods of the plan's span are reported
+        period = f"{span.end.year}-Q{(span.end.month - 1) // 3 + 1}"
     for executor in ("ministry_health", "ministry_interior", "kz-75.akimat"):
         try:
             engine.launch("plan-reporting", "KZ-71", "system", {"period": period, "executor": executor},
@@ -86,7 +102,9 @@ def seed(engine, now: datetime | None = None, *, spread: bool = True) -> Demo:
     sweep(engine, now)  # take the escalation steps due by now: overdue, escalated, critical
     _token(engine, demo, "school", school, "agency")
     _token(engine, demo, "department", "kz-75.education_department", "agency")
-    _token(engine, demo, "coordinator", "kz-75.akimat", "coordinator")
+    # The regional education department coordinates: it may launch every algorithm of the region in
+    # version 2 too, where the akimat supervises only the commission and the interagency group (C1).
+    _token(engine, demo, "coordinator", "kz-75.education_department", "coordinator")
     _token(engine, demo, "auditor", "ministry_education", "auditor")
     _token(engine, demo, "other_school", "kz-71.school-1", "agency")
     return demo

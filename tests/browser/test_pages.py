@@ -8,6 +8,8 @@ import pytest
 
 from states.clock import utcnow
 
+from factories import KZ, violence_report_data
+
 from .helpers import serious_violations, sign_in
 
 pytestmark = pytest.mark.browser
@@ -34,9 +36,9 @@ def test_an_agency_user_fires_the_overdue_task_first_through_its_form(page, live
 
 def test_a_field_error_appears_beside_its_field(page, live):
     engine, demo = live["engine"], live["demo"]
+    at = utcnow() - timedelta(hours=1)
     ref = engine.launch("violence-report", "KZ-75", "kz-75.school-1",
-                        {"form": "physical", "channel": "school", "summary": "synthetic"},
-                        now=utcnow() - timedelta(hours=1)).ref
+                        violence_report_data(now=at, form="physical", summary="synthetic"), now=at).ref
     sign_in(page, live, demo.tokens["school"])
     page.goto(f"{live['url']}/cases/{ref}/tasks/t1")
     page.get_by_role("radio", name="Yes").check()
@@ -62,11 +64,18 @@ def test_a_coordinator_launches_a_case(page, live):
     page.select_option("#f-channel", "online")
     page.fill("#f-summary", "threats in a group chat (synthetic)")
     page.select_option("#f-school", "kz-75.school-2")
+    # detected three hours ago, typed on the Kazakhstan clock into the datetime-local input
+    detected = (utcnow() - timedelta(hours=3)).astimezone(KZ).replace(second=0, microsecond=0)
+    assert page.locator("#f-detected-at").get_attribute("type") == "datetime-local"
+    page.fill("#f-detected-at", detected.strftime("%Y-%m-%dT%H:%M"))
+    page.select_option("#f-reporter", "psychologist")
     page.click("#launch-form button[type=submit]")
     page.wait_for_selector(".flash")
     ref = re.search(r"/cases/([A-Z]{2}-\d\d-\d+)", page.url).group(1)
     assert page.locator("#case-state").inner_text() == "Reported"
-    assert engine.case(ref).bindings["school"] == "kz-75.school-2"
+    case = engine.case(ref)
+    assert case.bindings["school"] == "kz-75.school-2" and case.data["reporter"] == "psychologist"
+    assert case.data["detected_at"] == detected.isoformat()
 
 
 def test_an_auditor_moves_the_replay_to_a_past_moment(page, live):
