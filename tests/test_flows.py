@@ -18,15 +18,16 @@ from flows import kick, runtime
 from flows.cases import launch_case
 from flows.deadlines import sweep_deadlines
 from flows.delivery import dispatch_notifications
-from flows.reporting import latest_ended_periods, plan_reporting_cycle
-from flows.testing import shared_server, using_prefect
+from flows.reporting import plan_reporting_cycle
+from support.prefect_server import shared_server, using_prefect
 from flows.verification import HistoriesDoNotVerify, verify_histories
 from notifications import channels
-from notifications.testing import HttpSink
+from support.sinks import HttpSink
 from states import outbox
 from states import tables as T
 from states.directory import Directory
-from states.reporting import executor_bodies
+from states.periods import latest_ended_periods
+from states.reporting import reporting_executors
 from states.store import open_engine
 
 from conftest import PG_SCHEMA, PG_URL, ROOT
@@ -183,16 +184,29 @@ def test_plan_reporting_cycle_launches_each_report_once(engine, run, sink):
     assert latest_ended_periods(date(2026, 7, 1)) == ["2026-Q2", "2026-H1"]
     assert latest_ended_periods(date(2026, 11, 25)) == ["2026-Q3", "2026-H1"]
     assert latest_ended_periods(date(2027, 1, 10)) == ["2026-Q4", "2026-H2"]
-    executors = executor_bodies(engine.svc.catalogue, engine.svc.directory)
-    first = run(engine, plan_reporting_cycle, today=date(2026, 7, 1))
-    assert len(first["2026-Q2"]["launched"]) == len(executors) and len(first["2026-H1"]["launched"]) == 1
-    second = run(engine, plan_reporting_cycle, today=date(2026, 7, 2))
-    assert second["2026-Q2"] == {"period": "2026-Q2", "launched": [], "already": len(executors)}
-    assert second["2026-H1"]["launched"] == []
+    executors = reporting_executors("2025-Q2", engine.svc.catalogue, engine.svc.directory)
+    first = run(engine, plan_reporting_cycle, today=date(2025, 7, 1))
+    assert len(first["2025-Q2"]["launched"]) == len(executors) and len(first["2025-H1"]["launched"]) == 1
+    second = run(engine, plan_reporting_cycle, today=date(2025, 7, 2))
+    assert second["2025-Q2"] == {"period": "2025-Q2", "launched": [], "already": len(executors)}
+    assert second["2025-H1"]["launched"] == []
     with engine.reader() as conn:
         cases = conn.execute(select(T.cases.c.unique_key)).scalars().all()
     assert len(cases) == len(set(cases)) == len(executors) + 1
     assert len([h for h in sink.hits]) >= len(executors)  # report_due to every executor
+    launched = {key.rsplit("executor=", 1)[1] for key in cases}
+    assert "republic.mki" in launched and "republic.mior" not in launched  # reorganised in 2023: successors report
+
+
+def test_plan_reporting_cycle_stops_after_the_plans_last_quarter_and_half_year(engine, run, sink):
+    last = run(engine, plan_reporting_cycle, today=date(2026, 1, 12))
+    assert set(last) == {"2025-Q4", "2025-H2"} and last["2025-Q4"]["launched"]
+    after = run(engine, plan_reporting_cycle, today=date(2026, 4, 1))  # 2026-Q1 is outside the plan
+    assert set(after) == {"2025-H2"} and after["2025-H2"]["launched"] == []
+    assert run(engine, plan_reporting_cycle, today=date(2026, 7, 1)) == {}
+    with engine.reader() as conn:
+        periods = {key.split("|")[1] for key in conn.execute(select(T.cases.c.unique_key)).scalars()}
+    assert periods == {"period=2025-Q4", "period=2025-H2"}
 
 
 def test_verify_histories_anchors_a_sound_store_and_refuses_a_tampered_one(engine, run, sink):

@@ -28,34 +28,35 @@ def report(engine, period, executor, actor="system"):
 
 
 def test_a_quarterly_report_is_due_on_the_10th_after_the_quarter_and_goes_to_the_ministry(engine):
-    ref = report(engine, "2026-Q2", "ministry_health")
+    ref = report(engine, "2025-Q2", "ministry_health")
     case = engine.case(ref)
     assert case.bindings["executor"] == "ministry_health" and case.bindings["recipient"] == "ministry_education"
     with engine.reader() as conn:
         task = conn.execute(select(T.tasks)).one()
         notes = {(n.template, n.body_id) for n in conn.execute(select(T.outbox))}
-    assert (task.kind, task.body_id, task.due) == ("submit_report", "ministry_health", kz(2026, 7, 10, 18))
+    assert (task.kind, task.body_id, task.due) == ("submit_report", "ministry_health", kz(2025, 7, 10, 18))
     assert ("report_due", "ministry_health") in notes
 
 
 def test_a_task_opened_before_the_period_ends_is_due_after_the_period(engine):
-    ref = engine.launch("plan-reporting", "KZ-71", "system", {"period": "2026-Q3", "executor": "akimat"},
-                        now=kz(2026, 7, 1, 9)).ref
+    ref = engine.launch("plan-reporting", "KZ-71", "system", {"period": "2025-Q4", "executor": "akimat"},
+                        now=kz(2025, 10, 1, 9)).ref
     assert engine.case(ref).bindings["executor"] == "kz-71.akimat"
     with engine.reader() as conn:
-        assert conn.execute(select(T.tasks.c.due)).scalar_one() == kz(2026, 10, 12, 18)  # 10 Oct 2026 is a Saturday
+        assert conn.execute(select(T.tasks.c.due)).scalar_one() == kz(2026, 1, 12, 18)  # 10 Jan 2026 is a Saturday
 
 
 def test_the_same_period_and_executor_twice_is_a_conflict(engine):
-    report(engine, "2026-Q2", "ministry_health")
+    report(engine, "2025-Q2", "ministry_health")
     with pytest.raises(RuleViolation) as info:
-        report(engine, "2026-Q2", "ministry_health")
+        report(engine, "2025-Q2", "ministry_health")
     assert info.value.code == "conflict"
 
 
 @pytest.mark.parametrize("data, field", [
-    ({"period": "2026-Q5", "executor": "ministry_health"}, "period"),
-    ({"period": "2026-Q2", "executor": "no_such_body"}, "executor"),
+    ({"period": "2025-Q5", "executor": "ministry_health"}, "period"),
+    ({"period": "2026-Q1", "executor": "ministry_health"}, "period"),  # after the plan (R1)
+    ({"period": "2025-Q2", "executor": "no_such_body"}, "executor"),
 ])
 def test_bad_launch_data_names_the_field(engine, data, field):
     with pytest.raises(RuleViolation) as info:
@@ -64,7 +65,7 @@ def test_bad_launch_data_names_the_field(engine, data, field):
 
 
 def test_an_executor_reports_only_on_its_own_measures(engine):
-    ref = report(engine, "2026-Q2", "ministry_health")
+    ref = report(engine, "2025-Q2", "ministry_health")
     with pytest.raises(RuleViolation) as info:
         engine.fire(ref, "report_submitted", "ministry_health", {"items": [{"item": "2", "status": "done"}]}, now=T0)
     assert info.value.code == "invalid_data" and info.value.field == "items.0.item"
@@ -86,21 +87,23 @@ def test_an_executor_reports_only_on_its_own_measures(engine):
 
 
 def test_consolidated_half_year_report_lists_missing_quarterly_reports(engine):
-    executors = executor_bodies(engine.svc.catalogue, engine.svc.directory, on=date(2026, 1, 1))
+    executors = executor_bodies(engine.svc.catalogue, engine.svc.directory, on=date(2025, 1, 1))
     ids = {b.id for b in executors}
     assert {"ministry_health", "kz-75.akimat", "republic.mki"} <= ids and "republic.mior" not in ids
-    for quarter in ("2026-Q1", "2026-Q2"):
+    for quarter in ("2025-Q1", "2025-Q2"):
         ref = report(engine, quarter, "ministry_health")
         engine.fire(ref, "report_submitted", "ministry_health", {"items": [{"item": "29-1", "status": "done"}]}, now=T0)
         engine.fire(ref, "report_accepted", "ministry_education", {}, now=T0)
-    half = report(engine, "2026-H1", "ministry_education", actor="ministry_education")
+    half = report(engine, "2025-H1", "ministry_education", actor="ministry_education")
     case = engine.case(half)
     assert case.bindings["recipient"] == "government_office"
     with engine.reader() as conn:
+        due = conn.execute(select(T.tasks.c.due).where(T.tasks.c.case_id == case.id)).scalar_one()
         missing = missing_reports(conn, case, engine.svc.catalogue, engine.svc.directory)
+    assert due == kz(2025, 7, 9, 18)  # "до 10 числа" (§3, R3): before Thursday 10 July 2025
     missing_bodies = {m["executor"] for m in missing}
     assert "ministry_health" not in missing_bodies  # both its quarters were accepted
-    assert "republic.mior" not in missing_bodies and "republic.mki" in missing_bodies  # successors report (R2)
+    assert "republic.mior" not in missing_bodies and "republic.mki" in missing_bodies  # the successor reports (R2)
     assert "kz-75.akimat" in missing_bodies and len(missing) == 2 * (len(executors) - 1)
     engine.fire(half, "report_submitted", "ministry_education", {"items": [{"item": "1", "status": "in_progress"}]},
                 now=T0)
@@ -200,3 +203,14 @@ def test_for_a_quarter_begun_before_the_reorganisation_the_old_executor_reports(
     with pytest.raises(RuleViolation) as info:
         check_items(items, "items", "item", "republic.mki", catalogue, directory, period="2023-Q3")
     assert info.value.field == "items.0.item"
+
+
+def test_version_1_still_launches_a_period_outside_the_plan_and_due_on_the_10th(engine):
+    quarter = engine.launch("plan-reporting", "KZ-71", "system", {"period": "2026-Q2", "executor": "ministry_health"},
+                            now=T0, version=1)
+    half = engine.launch("plan-reporting", "KZ-71", "ministry_education",
+                         {"period": "2026-H1", "executor": "ministry_education"}, now=T0, version=1)
+    with engine.reader() as conn:
+        dues = dict(conn.execute(select(T.tasks.c.case_id, T.tasks.c.due)).all())
+    assert dues[engine.case(quarter.ref).id] == kz(2026, 7, 10, 18)
+    assert dues[engine.case(half.ref).id] == kz(2026, 7, 10, 18)  # version 2: the 9th
