@@ -42,10 +42,10 @@ def plan_for(period: str, catalogue: Catalogue | Sequence[Catalogue]) -> Catalog
 def check_period_in_plan(period: str, catalogue: Catalogue | Sequence[Catalogue]) -> None:
     """`invalid_data` naming `period` unless the span of a plan holds a day of it (version 2, rule R1)."""
     try:
-        covered = plan_for(period, catalogue) is not None
+        period_bounds(period)
     except ValueError as exc:
         raise RuleViolation("invalid_data", f"field 'period': {exc}", field="period") from None
-    if not covered:
+    if plan_for(period, catalogue) is None:  # a deployment's overlapping plans stay a ValueError, not bad data
         spans = "; ".join(_span_words(plan) for plan in plans_of(catalogue))
         raise RuleViolation("invalid_data", f"field 'period': {period} is outside the plan ({spans})", field="period")
 
