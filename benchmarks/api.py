@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +47,10 @@ def seed(url: str, cases: int) -> tuple[list[tuple[str, str]], dict[str, str]]:
     refs = []
     for i in range(cases):
         school = schools[i % len(schools)]
+        detected = datetime.now(timezone.utc) - timedelta(hours=1)  # version 2: duty-to-report fields
         ref = engine.launch("violence-report", directory.get(school).region, school,
                             {"form": "bullying", "channel": "school", "summary": "synthetic benchmark case",
-                             "school": school}).ref
+                             "school": school, "detected_at": detected.isoformat(), "reporter": "teacher"}).ref
         refs.append((ref, school))
         progress("seed", i + 1, cases)
     bodies = schools + [directory.region_body(r, "police").id for r in REGIONS]

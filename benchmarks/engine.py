@@ -29,14 +29,17 @@ from states.sweep import sweep  # noqa: E402
 
 KZ = timezone(timedelta(hours=5))
 T0 = datetime(2026, 4, 6, 10, tzinfo=KZ)
+# violence-report version 2 launch data: the duty-to-report fields (detected an hour before T0).
+REPORT = {"form": "bullying", "channel": "school", "summary": "synthetic benchmark case",
+          "detected_at": (T0 - timedelta(hours=1)).isoformat(), "reporter": "teacher"}
 
-# A realistic day of one bullying case: assessment, police and health replies, the department's
-# decision, the plan, two monitoring reviews; every fire goes through guards, tasks and the outbox.
+# A realistic day of one bullying case: assessment, police and health replies, the school's decision
+# (version 2), the plan, two monitoring reviews; every fire goes through guards, tasks and the outbox.
 STORY = [
     ("assess", "school", {"immediate_danger": False, "perpetrator": "peer"}),
     ("police_check_done", "police", {"outcome": "no_offence"}),
     ("examined", "health", {"injuries_recorded": False}),
-    ("bullying_recognised", "education_department", {"rehabilitation_consent": True, "mediation": True}),
+    ("bullying_recognised", "school", {"rehabilitation_consent": True, "mediation": True}),
     ("plan_approved", "school", {"measures": ["weekly talks with the psychologist"], "intra_school_registration": True}),
     ("review", "school", {"progress": "improving"}),
     ("review", "psych_center", {"progress": "no_change"}),
@@ -57,9 +60,7 @@ def bench_fire(workdir: Path, cases: int, svc) -> float:
     engine = open_engine(f"sqlite:///{workdir / 'fire.sqlite'}", registry=registry, directory=directory,
                          calendar=calendar)
     school = directory.schools("KZ-75")[0].id
-    refs = [engine.launch("violence-report", "KZ-75", school,
-                          {"form": "bullying", "channel": "school", "summary": "synthetic benchmark case"},
-                          now=T0).ref for _ in range(cases)]
+    refs = [engine.launch("violence-report", "KZ-75", school, REPORT, now=T0).ref for _ in range(cases)]
     bindings = {ref: engine.case(ref).bindings for ref in refs}
     fires = 0
     started = time.perf_counter()
@@ -130,8 +131,7 @@ def _seeded_engine(path: Path, open_tasks: int, due: int, svc):
     registry, directory, calendar = svc
     engine = open_engine(f"sqlite:///{path}", registry=registry, directory=directory, calendar=calendar)
     school = directory.schools("KZ-75")[0].id
-    ref = engine.launch("violence-report", "KZ-75", school,
-                        {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=T0).ref
+    ref = engine.launch("violence-report", "KZ-75", school, {**REPORT, "summary": "synthetic"}, now=T0).ref
     with engine.db.begin() as conn:  # the template's own steps must not be due
         conn.execute(T.steps.update().values(due_at=T0 + timedelta(days=90)))
     _clone_cases(engine, ref, open_tasks // 2 - 1, due, T0 + timedelta(days=90), T0 + timedelta(days=1))

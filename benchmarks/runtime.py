@@ -102,8 +102,10 @@ def seed_minute(engine, n: int, start: datetime) -> list:
     the due minute holds just these n steps."""
     school = engine.svc.directory.schools("KZ-75")[0].id
     for i in range(n):
+        at = start + timedelta(seconds=60 * i / n) - timedelta(hours=24)
         engine.launch("violence-report", "KZ-75", school, {"form": "neglect", "channel": "school",
-                      "summary": "benchmark (synthetic)"}, now=start + timedelta(seconds=60 * i / n) - timedelta(hours=24))
+                      "summary": "benchmark (synthetic)", "detected_at": (at - timedelta(hours=1)).isoformat(),
+                      "reporter": "teacher"}, now=at)
     sweep(engine, now=start - timedelta(microseconds=1))
     with engine.db.begin() as conn:
         conn.execute(update(T.outbox).where(T.outbox.c.status == "pending").values(
@@ -179,8 +181,10 @@ def bench_delivery(work: Path, sink: Sink, messages: int, runs: int = 3,
 
     def drain(n: int) -> tuple[float, int]:
         while outbox.counts(engine.db)["pending"] < n:
+            detected = datetime.now(timezone.utc) - timedelta(hours=1)
             engine.launch("violence-report", "KZ-75", school,
-                          {"form": "bullying", "channel": "school", "summary": "benchmark (synthetic)"})
+                          {"form": "bullying", "channel": "school", "summary": "benchmark (synthetic)",
+                           "detected_at": detected.isoformat(), "reporter": "teacher"})
         pending = outbox.counts(engine.db)["pending"]
         before = sink.count.value
         with runtime.use_engine(engine):

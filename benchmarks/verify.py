@@ -27,7 +27,7 @@ from states.sweep import sweep  # noqa: E402
 from states.verify import verify_all  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine import STORY, T0, progress  # noqa: E402
+from engine import REPORT, STORY, T0, progress  # noqa: E402
 
 
 def simulate(engine, cases: int) -> None:
@@ -39,8 +39,7 @@ def simulate(engine, cases: int) -> None:
         school = directory.schools(region)[0].id
         start = T0 + timedelta(minutes=i % 600)
         ref = engine.launch("violence-report", region, school,
-                            {"form": "bullying", "channel": "school", "summary": "synthetic benchmark case"},
-                            now=start).ref
+                            {**REPORT, "detected_at": (start - timedelta(hours=1)).isoformat()}, now=start).ref
         bindings = engine.case(ref).bindings
         now = start + timedelta(minutes=30)
         for trigger, role, data in STORY[: 2 + i % (len(STORY) - 1)]:

@@ -67,9 +67,12 @@ def build(path: Path, cases: int, svc) -> None:
                           {"kind": ("signs", "attempt", "signs")[i % 3], "channel": "health",
                            "summary": "synthetic benchmark case"}, now=at)
         else:
+            # version 2: detected an hour before the launch; every tenth report late (30 h)
+            detected = at - timedelta(hours=30 if i % 10 == 3 else 1)
             ref = engine.launch("violence-report", region, school,
                                 {"form": VR_FORMS[i % len(VR_FORMS)], "channel": "school",
-                                 "summary": "synthetic benchmark case", "school": school}, now=at).ref
+                                 "summary": "synthetic benchmark case", "school": school,
+                                 "detected_at": detected.isoformat(), "reporter": "teacher"}, now=at).ref
             if i % 5 == 0:
                 engine.fire(ref, "assess", school, {"immediate_danger": False, "perpetrator": "peer"},
                             now=at + timedelta(hours=3))
