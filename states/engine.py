@@ -468,7 +468,8 @@ class Engine:
                 if measure_fields and case is not None and "executor" in case.bindings:
                     from .reporting import check_items
                     for sub in measure_fields:
-                        check_items(value, name, sub, case.bindings["executor"], self.svc.catalogue, directory)
+                        check_items(value, name, sub, case.bindings["executor"], self.svc.catalogue, directory,
+                                    period=case.data.get("period"))
             if spec.type == "case_ref":
                 if case is not None and value == case.ref:
                     raise RuleViolation("invalid_data", f"field {name!r}: a case cannot refer to itself", field=name)

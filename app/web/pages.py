@@ -1087,17 +1087,22 @@ def _late_view(ctx: Ctx, rows) -> dict[str, Any]:
     return {"late_regions": regions, "late_bodies": bodies}
 
 
-def _current_quarter(now: datetime) -> str:
-    local = now.astimezone(KZ_TZ)
+def _current_quarter(now: datetime, catalogue=None) -> str:
+    """This quarter, or the plan's last one once the plan has ended (a page of nobody otherwise)."""
+    local = now.astimezone(KZ_TZ).date()
+    if catalogue is not None and local > catalogue.span.end:
+        local = catalogue.span.end
     return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
 
 
 def _plan_status(ctx: Ctx, period: str) -> dict[str, Any]:
     """The plan's measures and, per executor, the state of its report for `period`."""
-    from states.reporting import codes_of, executor_bodies
+    from states.reporting import codes_of, executor_bodies, reporting_executors
     catalogue = ctx.engine.svc.catalogue
     lang = ctx.lang
-    executors = executor_bodies(catalogue, ctx.directory)
+    # A quarter is reported by the executors of its plan (successors of reorganised ones, rule R2).
+    executors = (reporting_executors(period, catalogue, ctx.directory) if "-Q" in period
+                 else executor_bodies(catalogue, ctx.directory))
     keys = {f"plan-reporting|period={period}|executor={b.id}": b for b in executors}
     states: dict[str, Any] = {}
     with ctx.engine.reader() as conn:
@@ -1190,11 +1195,11 @@ def audit_page(request: Request) -> Response:
         view["anchor"] = all_anchors[-1] if all_anchors else None
         state = _verification_state(ctx.engine)
         view["last_run"], view["running"] = state["last"], state["running"]
-        period = request.query_params.get("period") or _current_quarter(utcnow())
+        period = request.query_params.get("period") or _current_quarter(utcnow(), ctx.engine.svc.catalogue)
         try:
             from states.periods import period_bounds
             period_bounds(period)
         except ValueError:
-            period = _current_quarter(utcnow())
+            period = _current_quarter(utcnow(), ctx.engine.svc.catalogue)
         view["plan"] = _plan_status(ctx, period)
     return render("audit.html", ctx.page(**view))
