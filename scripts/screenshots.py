@@ -80,7 +80,7 @@ def main() -> int:
                         page.wait_for_selector("pre.mermaid[data-rendered]", timeout=15000)
                     target = out / f"{name}-{width_name}.png"
                     page.screenshot(path=str(target), full_page=True)
-                    print(target.relative_to(ROOT))
+                    print(target.relative_to(ROOT) if target.resolve().is_relative_to(ROOT) else target)
                 ctx.close()
             browser.close()
         engine.db.dispose()
