@@ -31,6 +31,7 @@ from states.reporting import reporting_executors
 from states.store import open_engine
 
 from conftest import PG_SCHEMA, PG_URL, ROOT
+from factories import violence_report_data
 
 pytestmark = pytest.mark.prefect
 
@@ -65,8 +66,9 @@ def ago(**kw) -> datetime:
 def launch_overdue(engine, n: int = 1, form: str = "bullying") -> list[str]:
     """Cases launched 10 days ago: every ladder step of their tasks is due now."""
     school = engine.svc.directory.schools("KZ-75")[0]
+    at = ago(days=10)
     return [engine.launch("violence-report", "KZ-75", school.id,
-                          {"form": form, "channel": "school", "summary": "synthetic"}, now=ago(days=10)).ref
+                          violence_report_data(now=at, form=form, summary="synthetic"), now=at).ref
             for _ in range(n)]
 
 
@@ -231,7 +233,7 @@ def test_launch_case_returns_the_reference_and_its_commit_starts_a_delivery_run(
     try:
         school = engine.svc.directory.schools("KZ-75")[0].id
         ref = run(engine, launch_case, algorithm="violence-report", region="KZ-75", actor=school,
-                  data={"form": "neglect", "channel": "school", "summary": "synthetic"})
+                  data=violence_report_data(form="neglect", summary="synthetic"))
         assert ref == engine.case(ref).ref and ref.startswith("VR-75-")
         assert kicker.flush(20)
 
@@ -266,8 +268,7 @@ def test_a_commit_neither_waits_for_nor_fails_with_prefect_down(engine):
         took = []
         for _ in range(10):
             t0 = time.perf_counter()
-            ref = engine.launch("violence-report", "KZ-75", school,
-                                {"form": "bullying", "channel": "school", "summary": "synthetic"}).ref
+            ref = engine.launch("violence-report", "KZ-75", school, violence_report_data(summary="synthetic")).ref
             took.append(time.perf_counter() - t0)
             engine.fire(ref, "assess", school, {"immediate_danger": False, "perpetrator": "peer"})
         kicker.flush(15)
