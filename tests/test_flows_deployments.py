@@ -14,6 +14,7 @@ from deployments.serve import runner_deployments
 from support.prefect_server import shared_server, subprocess_env, using_prefect
 
 from conftest import ROOT
+from factories import violence_report_data
 
 pytestmark = pytest.mark.prefect
 
@@ -61,7 +62,7 @@ def test_prefect_yaml_deploys_the_served_deployments_to_a_process_pool_and_a_wor
             # A process worker runs a flow of it from the installed project, in QORGAU_HOME.
             started = run("deployment", "run", "launch-case/qorgau", "--param", "algorithm=violence-report",
                           "--param", "region=KZ-75", "--param", "actor=kz-75.school-1", "--param",
-                          "data=" + json.dumps({"form": "neglect", "channel": "school", "summary": "synthetic"}))
+                          "data=" + json.dumps(violence_report_data(form="neglect", summary="synthetic")))
             assert started.returncode == 0, started.stdout + started.stderr
             worker = run("worker", "start", "--pool", "qorgau", "--run-once")
             assert "launched VR-75-000001" in worker.stdout + worker.stderr, worker.stdout[-3000:]

@@ -24,6 +24,7 @@ from states.store import open_engine
 from states.verify import verify_all
 
 from conftest import ROOT
+from factories import violence_report_data
 
 pytestmark = pytest.mark.prefect
 
@@ -70,7 +71,7 @@ def test_with_prefect_down_fires_commit_and_when_it_is_back_everything_missed_ha
                 # Up: once the worker serves, a launch's messages go out within seconds.
                 wait_for(lambda: _deployed(server.api_url), 90, "the worker's deployments")
                 first = engine.launch("violence-report", "KZ-75", school,
-                                      {"form": "bullying", "channel": "school", "summary": "synthetic"}).ref
+                                      violence_report_data(summary="synthetic")).ref
                 wait_for(lambda: _nothing_due(engine) and all_sent(engine), 60, "the first case's steps and messages")
 
                 # Down: every transition still commits, without waiting.
@@ -79,8 +80,8 @@ def test_with_prefect_down_fires_commit_and_when_it_is_back_everything_missed_ha
                 down_at = datetime.now(timezone.utc)
                 took = []
                 calls = [lambda: engine.fire(first, "assess", school, {"immediate_danger": False, "perpetrator": "peer"})]
-                calls += [lambda: engine.launch("violence-report", "KZ-75", school, {  # due at once: missed
-                    "form": "bullying", "channel": "school", "summary": "synthetic"}) for _ in range(3)]
+                calls += [lambda: engine.launch("violence-report", "KZ-75", school,  # due at once: missed
+                                                violence_report_data(summary="synthetic")) for _ in range(3)]
                 for call in calls:
                     t0 = time.perf_counter()
                     call()

@@ -23,6 +23,7 @@ from states.db import make_engine
 from states.store import open_engine
 
 from conftest import PG_URL, ROOT
+from factories import violence_report_data
 
 pytestmark = [
     pytest.mark.prefect,
@@ -60,7 +61,7 @@ def seed(engine) -> list[int]:
     while due < DUE_STEPS:
         for _ in range(25):
             engine.launch("violence-report", "KZ-75", school,
-                          {"form": "bullying", "channel": "school", "summary": "synthetic"}, now=past)
+                          violence_report_data(now=past, summary="synthetic"), now=past)
         with engine.reader() as conn:
             due = conn.execute(select(func.count()).select_from(T.steps).where(
                 T.steps.c.status == "pending", T.steps.c.due_at <= datetime.now(timezone.utc))).scalar_one()
