@@ -11,6 +11,7 @@ from states.clock import utcnow
 from states.queries import completing_triggers
 from states.sweep import sweep
 
+from factories import police_check_data
 from test_api_fixtures import World, bullying, world_fixture  # noqa: F401
 
 
@@ -278,3 +279,38 @@ def test_spawned_cases_and_links_show_on_the_case(world: World):
     assert {"relation": "linked", "ref": other} in links
     actions = c.get(f"/api/v1/cases/{ref}/actions", headers=world.auth("school_75")).json()
     assert "assess" in {a["trigger"] for a in actions} and "link" in {a["trigger"] for a in actions}
+
+
+def test_the_api_takes_version_2_date_times_and_registry_numbers(world: World):
+    """violence-report v2 through the API: `detected_at` an ISO date-time with its offset (garbage, a
+    wall time without offset, a future or too old moment: invalid_data naming the field), and the
+    police's `register` / `registry_number` (a typed field: 15 digits are not an IIN)."""
+    c, coord = world.client, world.auth("coord_75")
+    launch = {"algorithm": "violence-report", "region": "KZ-75"}
+    now = utcnow()
+    for bad in ("yesterday evening", "2026-04-06T09:00:00", (now + timedelta(hours=2)).isoformat(),
+                (now - timedelta(days=400)).isoformat(), 20260406):
+        r = c.post("/api/v1/cases", json={**launch, "data": bullying("kz-75.school-1") | {"detected_at": bad}},
+                   headers=coord)
+        assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "invalid_data", "detected_at"), bad
+    r = c.post("/api/v1/cases", json={**launch, "data": bullying("kz-75.school-1") | {"reporter": None}},
+               headers=coord)
+    assert (r.status_code, r.json()["field"]) == (422, "reporter")
+    r = c.post("/api/v1/cases", json={**launch, "data": bullying("kz-75.school-1", form="physical")}, headers=coord)
+    assert r.status_code == 201, r.text
+    ref = r.json()["ref"]
+    detail = c.get(f"/api/v1/cases/{ref}", headers=coord).json()
+    assert detail["algorithm"]["version"] == 2 and detail["data"]["reporter"] == "teacher"
+    fields = {f["name"]: f for f in next(
+        a for a in c.get(f"/api/v1/cases/{ref}/actions", headers=world.auth("police_75")).json()
+        if a["trigger"] == "police_check_done")["fields"]}
+    assert fields["registry_number"]["type"] == "registry_number" and fields["register"]["choices"] == ["erdr", "kui"]
+    police = world.auth("police_75")
+    fire = {"trigger": "police_check_done", "version": 1}
+    r = c.post(f"/api/v1/cases/{ref}/fire", json={**fire, "data": {"outcome": "criminal_case"}}, headers=police)
+    assert (r.status_code, r.json()["field"]) == (422, "register")
+    r = c.post(f"/api/v1/cases/{ref}/fire", json={**fire, "data": police_check_data(registry_number="12 34")},
+               headers=police)
+    assert (r.status_code, r.json()["field"]) == (422, "registry_number")
+    r = c.post(f"/api/v1/cases/{ref}/fire", json={**fire, "data": police_check_data()}, headers=police)
+    assert r.status_code == 200, r.text
