@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 Role = Literal["coordinator", "agency", "auditor", "admin"]
 
@@ -68,7 +68,7 @@ class LaunchRequest(_Model):
     algorithm: str = Field(min_length=1, max_length=60, description="Algorithm id, e.g. violence-report.")
     region: str = Field(min_length=1, max_length=8, description="ISO 3166-2:KZ code, e.g. KZ-75.")
     data: dict[str, Any] = Field(default_factory=dict, description="Launch data of the algorithm.")
-    algorithm_version: Optional[int] = Field(None, ge=1, le=1000, description="Default: the latest version.")
+    algorithm_version: Optional[StrictInt] = Field(None, ge=1, le=1000, description="Default: the latest version.")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [LAUNCH_EXAMPLE]})
 
@@ -78,7 +78,7 @@ class FireRequest(_Model):
     (optimistic concurrency: `conflict` if the case moved since)."""
     trigger: str = Field(min_length=1, max_length=60, description="Trigger name, e.g. assess.")
     data: dict[str, Any] = Field(default_factory=dict, description="The trigger's fields.")
-    version: int = Field(ge=0, le=2_000_000_000, description="The case version read (GET the case or the inbox).")
+    version: StrictInt = Field(ge=0, le=2_000_000_000, description="The case version read (GET the case or the inbox).")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [FIRE_EXAMPLE]})
 
