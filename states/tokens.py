@@ -100,6 +100,8 @@ def revoke_token(db: DbEngine, prefix_or_id: str, *, now: datetime | None = None
         token = _find(conn, prefix_or_id)
         if token.revoked_at is None:
             conn.execute(update(T.api_tokens).where(T.api_tokens.c.id == token.id).values(revoked_at=now))
+            from .web_sessions import end_sessions_of_token
+            end_sessions_of_token(conn, token.id)  # its web sessions end now, not at their expiry
             token = Token.from_row(conn.execute(select(T.api_tokens).where(T.api_tokens.c.id == token.id)).one())
     return token
 
