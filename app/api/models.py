@@ -9,6 +9,9 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 Role = Literal["coordinator", "agency", "auditor", "admin"]
+# Why personal data is read (states.personal_data.PURPOSES; a test keeps the two the same).
+Purpose = Literal["assessment", "interview", "home_visit", "medical_examination", "psychological_support",
+                  "safety_plan", "social_support", "school_support", "legal_proceedings", "guardianship", "audit"]
 
 
 def _has_nul(value: Any) -> bool:
@@ -371,7 +374,8 @@ class AccessLogEntry(BaseModel):
     at: datetime
     actor: str
     case_ref: Optional[str]
-    purpose: str
+    purpose: str = Field(description="A purpose code, or erasure_retention / erasure_court_order.")
+    note: Optional[str] = None
     outcome: str
 
 

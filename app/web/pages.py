@@ -718,7 +718,12 @@ def personal_page(request: Request, ref: str) -> Response:
     row, refused = _personal_case(ctx, ref)
     if refused is not None:
         return refused
-    return render("personal.html", ctx.page(ref=ref, data=None, error=None))
+    return render("personal.html", ctx.page(ref=ref, data=None, error=None, purposes=_purposes(ctx)))
+
+
+def _purposes(ctx: Ctx) -> list[tuple[str, str]]:
+    from states.personal_data import PURPOSES
+    return [(code, i18n.t(f"purpose.{code}", ctx.lang)) for code in PURPOSES]
 
 
 def _personal_case(ctx: Ctx, ref: str):
@@ -744,17 +749,21 @@ async def personal_read(request: Request, ref: str) -> Response:
     row, refused = _personal_case(ctx, ref)
     if refused is not None:
         return refused
-    purpose = _one(form, "purpose").strip()
-    if len(purpose) < 3:
-        return render("personal.html", ctx.page(ref=ref, data=None, error=i18n.t("form.required_missing", ctx.lang)),
+    from states.personal_data import PersonalDataError, check_purpose, read_personal
+    purpose = _one(form, "purpose")
+    try:
+        note = check_purpose(purpose, _one(form, "note"))
+    except RuleViolation as exc:
+        return render("personal.html", ctx.page(ref=ref, data=None, purposes=_purposes(ctx),
+                                                error=f"{i18n.t('form.invalid', ctx.lang)}: {exc.message}"),
                       status=422)
-    from states.personal_data import PersonalDataError, read_personal
     try:
         data = await run_write(request, read_personal, ctx.engine.db, actor=ctx.principal.body_id,
-                               purpose=purpose[:200], case_ref=row.ref)
+                               purpose=purpose, note=note, case_ref=row.ref)
     except PersonalDataError as exc:
-        return render("personal.html", ctx.page(ref=ref, data=None, error=exc.message), status=410)
-    return render("personal.html", ctx.page(ref=ref, data=data, error=None))
+        return render("personal.html", ctx.page(ref=ref, data=None, error=exc.message, purposes=_purposes(ctx)),
+                      status=410)
+    return render("personal.html", ctx.page(ref=ref, data=data, error=None, purposes=[]))
 
 
 # ============================================================================================ case lists
