@@ -478,7 +478,13 @@ async def fire(request: Request, ref: str) -> Response:
                           message=i18n.t("form.errors", ctx.lang), status=422)
     payload.update(prefill)
     try:
-        result = await run_write(request, ctx.engine.fire, ref, trigger, p.body_id, payload, expected_version=version)
+        def in_scope(case) -> None:  # the API's scope check, on every case the trigger touches (a link's too)
+            check_case(p, ctx.directory, case.ref, case.region, case.bindings)
+
+        result = await run_write(request, ctx.engine.fire, ref, trigger, p.body_id, payload, expected_version=version,
+                                 check=in_scope)
+    except ApiError as exc:  # the case left the caller's scope since the page was read (a transfer)
+        return _forbidden(ctx, exc.message)
     except RuleViolation as exc:
         if exc.code == "conflict":
             return _task_view(ctx, ref, key, trigger, values=values, version=version, conflict=True,

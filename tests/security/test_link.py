@@ -80,3 +80,20 @@ def test_nothing_is_linked_into_a_closed_case(world: World):
     r = _link(world, mine, other)
     assert (r.status_code, r.json()["code"]) == (409, "guard_failed")
     assert engine.case(other).version == closed.version and _links(world) == 0
+
+
+def test_the_web_form_cannot_link_into_another_regions_case(world: World):
+    from app.web import create_site
+    from test_web import csrf_of, sign_in
+    site = create_site(world.engine, base_url="http://testserver")
+    client = sign_in(site, world.engine, "kz-75.school-1", "agency")
+    mine, theirs = world.refs["C"], world.refs["B"]
+    before = world.engine.case(theirs).version
+    csrf = csrf_of(client.get("/inbox").text)
+    with world.engine.reader() as conn:
+        task = conn.execute(select(T.tasks.c.key).where(T.tasks.c.case_id == world.engine.case(mine).id,
+                                                        T.tasks.c.status == "open")).scalars().first()
+    r = client.post(f"/cases/{mine}/fire", data={"csrf": csrf, "trigger": "link", "version": "1", "task": task,
+                                                  "d.case": theirs})
+    assert r.status_code == 422
+    assert world.engine.case(theirs).version == before and world.engine.case(mine).version == 1

@@ -119,3 +119,10 @@ def test_an_unknown_field_inside_child_names_the_childs_fields(world: World):
     assert (r.status_code, body["code"], body["field"]) == (422, "invalid_data", "child.nickname")
     assert "birth_date" in body["message"] and "given_name" in body["message"]
     assert "channel" not in body["message"] and "summary" not in body["message"]
+
+
+def test_a_token_label_holding_an_iin_is_refused(engine):
+    from states.tokens import TokenError, create_token
+    with pytest.raises(TokenError) as refused:
+        create_token(engine.db, "kz-75.school-1", "agency", "psychologist, pupil 15.03.12.50.12.35")
+    assert refused.value.field == "label"
