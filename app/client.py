@@ -75,8 +75,9 @@ class Client:
     def actions(self, ref: str) -> list:
         return self.request("GET", f"/cases/{quote(ref, safe='')}/actions")
 
-    def personal(self, ref: str, purpose: str) -> dict:
-        return self.request("GET", f"/cases/{quote(ref, safe='')}/personal", params={"purpose": purpose})
+    def personal(self, ref: str, purpose: str, note: str | None = None) -> dict:
+        params = {"purpose": purpose, **({"note": note} if note else {})}
+        return self.request("GET", f"/cases/{quote(ref, safe='')}/personal", params=params)
 
     # --- coordinators and agencies
     def launch(self, algorithm: str, region: str, data: dict | None = None,

@@ -1,6 +1,6 @@
 """Personal data from the command line: read it (logged), see who read it, erase it.
 
-    qorgau subjects personal VR-75-000001 --actor kz-75.police --purpose "interview planning"
+    qorgau subjects personal VR-75-000001 --actor kz-75.police --purpose interview --note "before the hearing"
     qorgau subjects access-log VR-75-000001
     qorgau subjects erase VR-75-000001 --actor ministry_education          # a case ref or a subject id
     qorgau subjects erase 5f0c... --actor ministry_education --force       # court order: no retention
@@ -44,7 +44,8 @@ def erase_command(
                                                           "(a court order); still logged."),
         retention_days: Optional[int] = typer.Option(None, "--retention-days", min=0,
                                                      help="Override QORGAU_RETENTION_DAYS (default 1826)."),
-        reason: Optional[str] = typer.Option(None, "--reason", help="Recorded in the access log, e.g. the order's number."),
+        reason: Optional[str] = typer.Option(None, "--reason", help="A note recorded in the access log, e.g. the "
+                                                                    "order's number (no IIN, no name)."),
 ) -> None:
     """Erase a child's personal data for good: destroy its data key and overwrite the payload.
 
@@ -55,6 +56,8 @@ def erase_command(
 
     from states import tables as T
     from states.clock import utcnow
+    from states.db import scrub
+    from states.errors import RuleViolation
     from states.personal_data import PersonalDataError, erase_subject, subject_of_case
     engine = _engine()
     _check_actor(engine, actor)
@@ -70,8 +73,11 @@ def erase_command(
         if exc.code == "unknown_subject":
             _fail(f"no subject or case {subject!r}")
         _fail(exc.message)
-    except ValueError as exc:
+    except (ValueError, RuleViolation) as exc:
         _fail(str(exc))
+    if not scrub(engine.db):
+        typer.echo("warning: a reader held the store open; run `qorgau erase` again later to empty the WAL "
+                   "of older copies", err=True)
     typer.echo(f"erased subject {subject_id}" + (f" (cases: {', '.join(refs)})" if refs else "")
                + "; its personal data can no longer be read")
 
@@ -79,16 +85,23 @@ def erase_command(
 def personal_command(
         case_ref: str = typer.Argument(..., help="Case reference, e.g. VR-75-000001."),
         actor: str = typer.Option(..., "--actor", help="The body reading (directory id); recorded."),
-        purpose: str = typer.Option(..., "--purpose", help="Why the data is needed; recorded."),
+        purpose: str = typer.Option(..., "--purpose", help="Why the data is needed, recorded: one of "
+                                    "assessment, interview, home_visit, medical_examination, psychological_support, "
+                                    "safety_plan, social_support, school_support, legal_proceedings, guardianship, "
+                                    "audit."),
+        note: Optional[str] = typer.Option(None, "--note", help="A short note beside the purpose (no IIN, no name)."),
         as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Print the case's child's personal data; the read is recorded in the case's access log."""
+    from states.errors import RuleViolation
     from states.personal_data import PersonalDataError, read_personal
     engine = _engine()
     _check_actor(engine, actor)
     try:
-        data = read_personal(engine.db, case_ref=case_ref, actor=actor, purpose=purpose)
+        data = read_personal(engine.db, case_ref=case_ref, actor=actor, purpose=purpose, note=note)
     except PersonalDataError as exc:
+        _fail(exc.message)
+    except RuleViolation as exc:
         _fail(exc.message)
     except ValueError as exc:
         _fail(str(exc))
@@ -122,7 +135,8 @@ def access_log_command(
         return
     for r in rows:
         typer.echo(f"{r['at'].astimezone(KZ_TZ):%Y-%m-%d %H:%M:%S}  {r['outcome']:<8} {r['actor']:<32} "
-                   f"{r['purpose']}" + ("" if r["case_ref"] == case_ref else "  (subject-wide)"))
+                   f"{r['purpose']}" + (f" ({r['note']})" if r["note"] else "")
+                   + ("" if r["case_ref"] == case_ref else "  (subject-wide)"))
 
 
 subjects_app.command("erase")(erase_command)

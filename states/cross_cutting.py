@@ -52,17 +52,21 @@ def transfer(change, payload: dict[str, Any]) -> None:
     change.notify_bodies("case_transferred", recipients)
 
 
-def link(engine, change, payload: dict[str, Any], actor: str) -> None:
-    """Record a relation both ways; the other case's history shows it too."""
+def link(engine, change, other, actor: str) -> None:
+    """Record a relation both ways, once per pair, never into a closed case; the other case's
+    history shows it too. `other` is the case named, already checked to be within the actor's
+    reach (Engine._other_case) and loaded for the write."""
     conn, case = change.conn, change.case
-    other = engine.load_case(conn, payload["case"], lock=True)
+    if other.closed_at is not None:
+        raise RuleViolation("guard_failed", f"case {other.ref} is closed: nothing is linked into a closed case")
     exists = conn.execute(select(T.case_links.c.case_id).where(
         T.case_links.c.case_id == case.id, T.case_links.c.other_case_id == other.id,
         T.case_links.c.relation == "linked")).first()
-    if not exists:
-        conn.execute(insert(T.case_links), [
-            {"case_id": case.id, "other_case_id": other.id, "relation": "linked", "created_at": change.now},
-            {"case_id": other.id, "other_case_id": case.id, "relation": "linked", "created_at": change.now}])
+    if exists:
+        raise RuleViolation("guard_failed", f"cases {case.ref} and {other.ref} are already linked")
+    conn.execute(insert(T.case_links), [
+        {"case_id": case.id, "other_case_id": other.id, "relation": "linked", "created_at": change.now},
+        {"case_id": other.id, "other_case_id": case.id, "relation": "linked", "created_at": change.now}])
     change.effects["linked"] = other.ref
     from .unit_of_work import CaseChange
     mirror = CaseChange(conn, change.svc, engine.definition_for(other), other, change.now)

@@ -59,7 +59,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     if not memory:
         path = url.split("///", 1)[1]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(path))
     engine = create_engine(
         url, echo=echo, json_serializer=canonical,  # JSON kept in its canonical text (history.py)
         connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
@@ -74,6 +74,9 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         # FULL: a committed event survives a power cut, which an audit history must.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
+        # Deleted or overwritten content (an erased child's data key and payload) is zeroed, not
+        # left in free space; `scrub` then empties the WAL of the pages' older copies.
+        cur.execute("PRAGMA secure_delete=ON")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.close()
 
@@ -95,6 +98,28 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
             driver.execute("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """The store file (and its folder) created readable by its owner only; SQLite gives the -wal and
+    -shm files the database file's permissions. An existing file is left as its operator set it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def scrub(engine: Engine) -> bool:
+    """After an erasure on SQLite: checkpoint the WAL into the database file and truncate it to zero
+    bytes, so that no older copy of an overwritten page (an erased data key, a payload) stays in it.
+    True when the WAL was emptied; False when a reader still held an older snapshot (run it again).
+    Elsewhere a no-op (True)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return True
+    with single_statements(engine) as conn:
+        busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return busy == 0
 
 
 def _begin_without_waiting(driver) -> None:

@@ -266,7 +266,8 @@ class Engine:
              check: Callable[[CaseRecord], None] | None = None) -> Outcome:
         """Fire `trigger` on case `ref` as body `actor`; all or nothing. `check(case)`, if given, runs
         on the case as loaded for the write, before anything else, and may refuse by raising (the
-        API's scope check: one read of the case instead of two)."""
+        API's scope check: one read of the case instead of two). It runs on every other case the
+        trigger names too (a `link`), where a refusal answers like a reference that does not exist."""
         now = as_utc(now or utcnow())
         with self.db.begin() as conn:
             case = self.load_case(conn, ref, lock=True)
@@ -275,12 +276,13 @@ class Engine:
             if expected_version is not None and case.version != expected_version:
                 raise RuleViolation("conflict", f"case {ref} is at version {case.version}, "
                                                 f"not {expected_version}; read it again")
-            result = self.apply_trigger(conn, case, trigger, actor, data, now)
+            result = self.apply_trigger(conn, case, trigger, actor, data, now, check=check)
         self._announce(ref)
         return result
 
     def apply_trigger(self, conn: Connection, case: CaseRecord, trigger: str, actor: str,
-                      data: dict[str, Any] | None, now: datetime, extra_effects: dict | None = None) -> Outcome:
+                      data: dict[str, Any] | None, now: datetime, extra_effects: dict | None = None,
+                      check: Callable[[CaseRecord], None] | None = None) -> Outcome:
         d = self.definition_for(case)
         trig = d.trigger(trigger)
         if trig is None:
@@ -291,7 +293,7 @@ class Engine:
                                                       f"(allowed in: {', '.join(sources)})")
         self._authorize(d, trig, case, actor, trigger)
         payload = validate_payload((d.id, d.version, d.content_hash), trigger, trig.data, data)
-        self._check_references(conn, trig.data, payload, case, now=now)
+        others = self._check_references(conn, trig.data, payload, case, actor, check, now=now)
         change = CaseChange(conn, self.svc, d, case, now)
         change.trigger_data = payload
         ctx = change.guard_context(payload)
@@ -335,7 +337,7 @@ class Engine:
             transfer(change, payload)
         elif trig.effect == "link":
             from .cross_cutting import link
-            link(self, change, payload, actor)
+            link(self, change, others[payload["case"]], actor)
         elif trig.effect == "missing_reports":
             from .reporting import missing_reports
             missing = missing_reports(conn, case, self.svc.catalogue, self.svc.directory)
@@ -437,10 +439,13 @@ class Engine:
                                              f"for {kind!r}", field="actor")
 
     def _check_references(self, conn: Connection, fields, payload: dict[str, Any], case: CaseRecord | None = None,
-                          now: datetime | None = None) -> None:
-        """Fields that name a body, a region, a case or a plan period must name one that exists;
-        a date-time `within_past` lies in that window before now."""
+                          actor: str = "system", check: Callable[[CaseRecord], None] | None = None,
+                          now: datetime | None = None) -> dict[str, CaseRecord]:
+        """Fields that name a body, a region, a case or a plan period must name one that exists; a
+        case named must also be one the actor may touch (returned by reference, loaded for the
+        write); a date-time `within_past` lies in that window before now."""
         directory = self.svc.directory
+        others: dict[str, CaseRecord] = {}
         for name, spec in fields.items():
             value = payload.get(name)
             if value is None:
@@ -473,8 +478,30 @@ class Engine:
             if spec.type == "case_ref":
                 if case is not None and value == case.ref:
                     raise RuleViolation("invalid_data", f"field {name!r}: a case cannot refer to itself", field=name)
-                if conn.execute(select(T.cases.c.id).where(T.cases.c.ref == value)).first() is None:
-                    raise RuleViolation("invalid_data", f"field {name!r}: no case with reference {value!r}", field=name)
+                others[value] = self._other_case(conn, name, value, actor, check)
+        return others
+
+    def _other_case(self, conn: Connection, field: str, ref: str, actor: str,
+                    check: Callable[[CaseRecord], None] | None) -> CaseRecord:
+        """Another case a command names, if the actor may touch it: bound to it (or above a body
+        bound to it) and, when the caller brought a scope check, in that scope. A case that exists
+        but is out of reach answers exactly like one that does not, so references cannot be probed."""
+        unknown = RuleViolation("invalid_data", f"field {field!r}: no case {ref!r} that you may refer to",
+                                field=field)
+        try:
+            other = self.load_case(conn, ref, lock=True)
+        except RuleViolation:
+            raise unknown from None
+        directory = self.svc.directory
+        if actor != "system" and not any(b == actor or directory.is_supervisor(actor, b)
+                                         for b in other.bindings.values()):
+            raise unknown
+        if check is not None:
+            try:
+                check(other)
+            except Exception:  # the caller's refusal, whatever its type: answered as unknown
+                raise unknown from None
+        return other
 
     def _announce(self, ref: str) -> None:
         for hook in self.after_commit:

@@ -5,6 +5,8 @@ Layout: digits 1–6 are the birth date YYMMDD; digit 7 is century and sex (1/2:
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 
 IIN_LENGTH = 12
@@ -33,6 +35,25 @@ def validate_iin(value: str) -> str:
     if int(iin[11]) != expected:
         raise ValueError("IIN check digit does not match")
     return iin
+
+
+# Twelve digits with nothing but separators, punctuation, symbols or invisible characters between
+# them ("15 03 12  50 12 35", "15.03.12.50.12.35", "150312/501235", a zero-width space...).
+_IIN_LIKE = re.compile(r"(?<!\d)(?:\d[\W_]*){11}\d(?!\d)")
+
+
+def looks_like_iin(text: str) -> bool:
+    """Whether free text holds twelve digits in a row once it is normalised (Unicode NFKC, so
+    full-width and other compatibility digits count; invisible characters dropped) and whatever
+    separates digits is ignored: it could be an IIN, which must not enter a history or a log."""
+    folded = unicodedata.normalize("NFKC", text)
+    folded = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cf", "Cc", "Cn", "Co", "Cs"))
+    return _IIN_LIKE.search(folded) is not None
+
+
+def sex_from_iin(value: str) -> str:
+    """'male' or 'female', from the 7th digit of a valid IIN (odd: male, even: female)."""
+    return "male" if int(validate_iin(value)[6]) % 2 else "female"
 
 
 def birth_date_from_iin(value: str) -> date:

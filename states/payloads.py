@@ -2,20 +2,17 @@
 A payload that fails them is rejected with `invalid_data` naming the field and the rule."""
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model,
-                      field_validator)
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt,
+                      ValidationError, ValidationInfo, create_model, field_validator)
 
 from algorithms.schema import FieldSpec
 
 from .errors import RuleViolation
 from .guards import GuardContext, describe, holds
-
-# Twelve digits, possibly grouped with spaces or dashes: it looks like an IIN.
-_IIN_LIKE = re.compile(r"(?<!\d)(?:\d[\s-]?){11}\d(?!\d)")
+from .iin import looks_like_iin
 
 
 class ChildData(BaseModel):
@@ -30,26 +27,35 @@ class ChildData(BaseModel):
 
     @field_validator("iin")
     @classmethod
-    def _iin_check_digit(cls, value: str | None) -> str | None:
+    def _iin_check_digit(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A valid IIN whose encoded birth date and sex are the child's (fields validated above it)."""
         if value is None:
             return None
-        from .iin import validate_iin
-        return validate_iin(value)
+        from .iin import birth_date_from_iin, sex_from_iin, validate_iin
+        iin = validate_iin(value)
+        born, sex = info.data.get("birth_date"), info.data.get("sex")
+        if born is not None and birth_date_from_iin(iin) != born:
+            raise ValueError(f"the IIN encodes the birth date {birth_date_from_iin(iin).isoformat()}, "
+                             f"not birth_date {born.isoformat()}")
+        if sex is not None and sex_from_iin(iin) != sex:
+            raise ValueError(f"the IIN encodes the sex {sex_from_iin(iin)}, not sex {sex}")
+        return iin
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _no_iin(value: str) -> str:
-    if _IIN_LIKE.search(value):
+def no_iin(value: str) -> str:
+    """`value`, or ValueError if it holds something that looks like an IIN (states.iin.looks_like_iin)."""
+    if looks_like_iin(value):
         raise ValueError("must not contain personal data (a 12-digit number looks like an IIN)")
     return value
 
 
 def _free_text(required: bool):
     def check(value: str) -> str:
-        value = _no_iin(value.strip())
+        value = no_iin(value.strip())
         if required and not value:
             raise ValueError("must not be blank")
         return value
@@ -59,7 +65,7 @@ def _free_text(required: bool):
 def _free_text_items(value: list[str] | None) -> list[str] | None:
     if value is None:
         return None
-    cleaned = [_no_iin(item.strip()) for item in value]
+    cleaned = [no_iin(item.strip()) for item in value]
     if any(not item for item in cleaned):
         raise ValueError("items must not be blank")
     return cleaned
@@ -67,11 +73,12 @@ def _free_text_items(value: list[str] | None) -> list[str] | None:
 
 def _annotation(name: str, spec: FieldSpec) -> tuple[Any, Any]:
     t = spec.type
+    # Strict: JSON `true` is not the number 1, and the text "no" is not false.
     if t == "bool":
-        ann: Any = bool
+        ann: Any = StrictBool
         kw: dict[str, Any] = {}
     elif t == "int":
-        ann, kw = int, {"ge": spec.min, "le": spec.max}
+        ann, kw = StrictInt, {"ge": spec.min, "le": spec.max}
     elif t == "enum":
         ann, kw = Literal[tuple(spec.values)], {}  # type: ignore[misc]
     elif t == "list":
@@ -133,6 +140,9 @@ def validate_payload(definition_key: tuple[str, int, str], scope: str,
     """Validate `data` for a trigger (scope = trigger name) or launch; returns JSON-ready values."""
     if data is not None and not isinstance(data, dict):
         raise RuleViolation("invalid_data", "data must be a mapping of field names to values", field="data")
+    nul = _nul_at(data or {})
+    if nul is not None:
+        raise RuleViolation("invalid_data", f"field {nul!r}: must not contain a NUL character", field=nul)
     model = _model_cache(definition_key, scope, fields)
     try:
         obj = model.model_validate(data or {})
@@ -141,7 +151,7 @@ def validate_payload(definition_key: tuple[str, int, str], scope: str,
         loc = ".".join(str(p) for p in err["loc"]) or "data"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = f"unknown field (allowed: {', '.join(fields) or 'none'})"
+            msg = f"unknown field (allowed: {', '.join(_allowed_at(fields, err['loc'][:-1])) or 'none'})"
         elif err["type"] == "missing":
             msg = "required field is missing"
         raise RuleViolation("invalid_data", f"field {loc!r}: {msg}", field=loc) from None
@@ -156,6 +166,42 @@ def validate_payload(definition_key: tuple[str, int, str], scope: str,
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # required_when reads data only, never the time
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first NUL character in `value` (a key or a text), or None."""
+    if isinstance(value, str):
+        return (path or "data") if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return path or "data"
+        found = _nul_at(item, here)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_at(fields: dict[str, FieldSpec], loc: tuple) -> list[str]:
+    """The field names allowed at `loc` (the path of the object holding an unknown field)."""
+    names: list[str] = list(fields)
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        spec = fields.get(part)
+        if spec is None:
+            break
+        if spec.type == "child":
+            return list(ChildData.model_fields)
+        fields = spec.items or {}
+        names = list(fields)
+    return names
 
 
 _MODELS: dict[tuple, type[BaseModel]] = {}

@@ -11,7 +11,9 @@ Envelope encryption (AES-256-GCM from `cryptography`):
   the data is gone for good, while every case history still verifies, because histories and
   messages never hold personal data (only the subject id);
 * **every read** (`read_subject`) appends an `access_log` row (who, when, which case, why) whatever
-  its outcome: `read`, `refused` (no or wrong master key, altered ciphertext) or `erased`.
+  its outcome: `read`, `refused` (no or wrong master key, altered ciphertext) or `erased`. Why is a
+  code of `PURPOSES`, never free text, with an optional short note that must not hold an IIN
+  (`states.iin.looks_like_iin`); erasure clears the subject's notes too.
 
 Master key (see `master_key_from_settings`): `QORGAU_MASTER_KEY` (base64 of 32 bytes, standard or
 URL-safe, padding optional) with optional `QORGAU_MASTER_KEY_ID`, or `QORGAU_MASTER_KEY_FILE` (a
@@ -58,6 +60,26 @@ ERASED_PAYLOAD = {"v": FORMAT_VERSION, "erased": True}
 
 GENERATE_HINT = ("generate one with: python -c \"import base64, os; "
                  "print(base64.urlsafe_b64encode(os.urandom(32)).decode())\"")
+
+# Why personal data is read: one of these codes (the access log keeps the code, not free text).
+PURPOSES = {
+    "assessment": "assess the child's situation",
+    "interview": "interview the child or the family",
+    "home_visit": "visit the child's home",
+    "medical_examination": "arrange or carry out a medical examination",
+    "psychological_support": "psychological support",
+    "safety_plan": "plan the child's safety or placement",
+    "social_support": "social support for the family",
+    "school_support": "support at school",
+    "legal_proceedings": "police, court or KDN proceedings",
+    "guardianship": "a guardianship decision",
+    "audit": "audit of the case",
+}
+ERASURE_PURPOSES = {
+    "erasure_retention": "erasure after the retention period",
+    "erasure_court_order": "forced erasure (court order)",
+}
+NOTE_MAX = 200
 
 ERROR_CODES = ("no_master_key", "wrong_master_key", "tampered", "erased", "unknown_subject", "retention")
 
@@ -267,39 +289,57 @@ def store_subject(conn: Connection, payload: dict[str, Any], now: datetime, mast
     return subject_id
 
 
-def _check_who(actor: str, purpose: str) -> None:
+def check_purpose(purpose: str, note: str | None = None, *, codes: Mapping[str, str] = PURPOSES) -> str | None:
+    """RuleViolation (invalid_data, naming the field) unless `purpose` is one of `codes` and `note`
+    is short and holds no IIN; returns the note stripped (None when empty)."""
+    from .errors import RuleViolation
+    from .iin import looks_like_iin
+    if purpose not in codes:
+        raise RuleViolation("invalid_data", f"field 'purpose': must be one of {', '.join(codes)}", field="purpose")
+    if note is None or not note.strip():
+        return None
+    note = note.strip()
+    if len(note) > NOTE_MAX or "\x00" in note:
+        raise RuleViolation("invalid_data", f"field 'note': at most {NOTE_MAX} characters, no NUL", field="note")
+    if looks_like_iin(note):
+        raise RuleViolation("invalid_data", "field 'note': must not contain personal data "
+                                            "(a 12-digit number looks like an IIN)", field="note")
+    return note
+
+
+def _check_who(actor: str, purpose: str, note: str | None = None,
+               codes: Mapping[str, str] = PURPOSES) -> str | None:
     if not actor or not actor.strip() or len(actor) > 80:
         raise ValueError("actor: who reads personal data must be named (1 to 80 characters)")
-    if not purpose or not purpose.strip() or len(purpose) > 200:
-        raise ValueError("purpose: why personal data is read must be stated (1 to 200 characters)")
+    return check_purpose(purpose, note, codes=codes)
 
 
 def _log(conn: Connection, subject_id: str, case_ref: str | None, actor: str, purpose: str, now: datetime,
-         outcome: str) -> None:
+         outcome: str, note: str | None = None) -> None:
     conn.execute(insert(T.access_log).values(subject_id=subject_id[:36], case_ref=case_ref, actor=actor,
-                                             purpose=purpose, at=now, outcome=outcome))
+                                             purpose=purpose, note=note, at=now, outcome=outcome))
 
 
 def read_subject(conn: Connection, subject_id: str, *, actor: str, case_ref: str | None, purpose: str,
-                 now: datetime, master: MasterKey | None = None) -> dict[str, Any]:
-    """The subject's personal data. Always appends an access_log row first: `read`, or `erased` /
-    `refused` before raising PersonalDataError."""
-    _check_who(actor, purpose)
+                 now: datetime, master: MasterKey | None = None, note: str | None = None) -> dict[str, Any]:
+    """The subject's personal data, read for `purpose` (a code of PURPOSES; `note` optional). Always
+    appends an access_log row first: `read`, or `erased` / `refused` before raising PersonalDataError."""
+    note = _check_who(actor, purpose, note)
     now = as_utc(now)
     row = conn.execute(select(T.subjects).where(T.subjects.c.id == subject_id)).first()
     if row is None:
-        _log(conn, subject_id, case_ref, actor, purpose, now, "refused")
+        _log(conn, subject_id, case_ref, actor, purpose, now, "refused", note)
         raise PersonalDataError("unknown_subject", f"no subject {subject_id!r}")
     key_row = conn.execute(select(T.subject_keys).where(T.subject_keys.c.subject_id == subject_id)).first()
     if row.erased_at is not None or (key_row is not None and key_row.wrapped_key is None):
-        _log(conn, subject_id, case_ref, actor, purpose, now, "erased")
+        _log(conn, subject_id, case_ref, actor, purpose, now, "erased", note)
         when = row.erased_at or key_row.destroyed_at
         raise PersonalDataError("erased", f"subject {subject_id}'s personal data was erased"
                                           + (f" on {when:%Y-%m-%d}" if when else "")
                                           + "; it cannot be recovered")
     if not _is_encrypted(row.payload):
         # Stored before encryption at rest (plain dict): readable, still logged; erase or re-store it.
-        _log(conn, subject_id, case_ref, actor, purpose, now, "read")
+        _log(conn, subject_id, case_ref, actor, purpose, now, "read", note)
         return dict(row.payload)
     try:
         if key_row is None:
@@ -308,9 +348,9 @@ def read_subject(conn: Connection, subject_id: str, *, actor: str, case_ref: str
         master = master or master_key_from_settings()
         data = _decrypt(_unwrap(master, subject_id, key_row), subject_id, row.payload)
     except PersonalDataError:
-        _log(conn, subject_id, case_ref, actor, purpose, now, "refused")
+        _log(conn, subject_id, case_ref, actor, purpose, now, "refused", note)
         raise
-    _log(conn, subject_id, case_ref, actor, purpose, now, "read")
+    _log(conn, subject_id, case_ref, actor, purpose, now, "read", note)
     return data
 
 
@@ -326,7 +366,7 @@ def subject_of_case(conn: Connection, case_ref: str) -> str:
 
 def read_personal(db: DbEngine, *, actor: str, purpose: str, case_ref: str | None = None,
                   subject_id: str | None = None, now: datetime | None = None,
-                  master: MasterKey | None = None) -> dict[str, Any]:
+                  master: MasterKey | None = None, note: str | None = None) -> dict[str, Any]:
     """Read a case's (or a subject's) personal data in a transaction of its own that commits the
     access_log row even when the read is refused, then re-raises. For the CLI and web handlers."""
     if case_ref is None and subject_id is None:
@@ -336,7 +376,8 @@ def read_personal(db: DbEngine, *, actor: str, purpose: str, case_ref: str | Non
     with db.begin() as conn:
         try:
             sid = subject_id or subject_of_case(conn, case_ref)
-            return read_subject(conn, sid, actor=actor, case_ref=case_ref, purpose=purpose, now=now, master=master)
+            return read_subject(conn, sid, actor=actor, case_ref=case_ref, purpose=purpose, now=now, master=master,
+                                note=note)
         except PersonalDataError as exc:  # commit the refusal's log row, then raise
             error = exc
     raise error
@@ -344,12 +385,15 @@ def read_personal(db: DbEngine, *, actor: str, purpose: str, case_ref: str | Non
 
 def erase_subject(conn: Connection, subject_id: str, *, actor: str, now: datetime, retention_days: int | None = None,
                   force: bool = False, purpose: str | None = None) -> None:
-    """Destroy the subject's data key and overwrite its payload, for good.
+    """Destroy the subject's data key and overwrite its payload, for good; clear the notes of its
+    access log. `purpose` is an optional note (e.g. the court order's number; no IIN).
 
     Refused (code "retention") while any of its cases is open or less than the retention period
     (QORGAU_RETENTION_DAYS, default 1826 days) has passed since the last one closed (a subject
-    without cases: since it was stored), unless `force` (a court order). Logged as `erased`."""
-    _check_who(actor, purpose or "erasure")
+    without cases: since it was stored), unless `force` (a court order). Logged as `erased`.
+    On SQLite, once committed, call `states.db.scrub(engine)` so no old copy stays in the files."""
+    code = "erasure_court_order" if force else "erasure_retention"
+    note = _check_who(actor, code, purpose, ERASURE_PURPOSES)
     now = as_utc(now)
     days = retention_days_from_settings() if retention_days is None else retention_days
     if days < 0:
@@ -381,8 +425,8 @@ def erase_subject(conn: Connection, subject_id: str, *, actor: str, now: datetim
                  .values(wrapped_key=None, destroyed_at=now))
     conn.execute(update(T.subjects).where(T.subjects.c.id == subject_id)
                  .values(payload=dict(ERASED_PAYLOAD), erased_at=now))
-    reason = purpose or ("forced erasure (court order)" if force else f"erasure after the {days}-day retention period")
-    _log(conn, subject_id, None, actor, reason, now, "erased")
+    conn.execute(update(T.access_log).where(T.access_log.c.subject_id == subject_id).values(note=None))
+    _log(conn, subject_id, None, actor, code, now, "erased", note)
 
 
 def access_log_for_case(conn: Connection, case_ref: str) -> list[dict[str, Any]]:
@@ -394,7 +438,7 @@ def access_log_for_case(conn: Connection, case_ref: str) -> list[dict[str, Any]]
         cond = or_(cond, (T.access_log.c.subject_id == subject_id) & T.access_log.c.case_ref.is_(None))
     rows = conn.execute(select(T.access_log).where(cond).order_by(T.access_log.c.at, T.access_log.c.id))
     return [{"id": r.id, "at": r.at, "actor": r.actor, "case_ref": r.case_ref, "subject_id": r.subject_id,
-             "purpose": r.purpose, "outcome": r.outcome} for r in rows]
+             "purpose": r.purpose, "note": r.note, "outcome": r.outcome} for r in rows]
 
 
 def rewrap_all(conn: Connection, old: MasterKey, new: MasterKey) -> int:

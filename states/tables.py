@@ -95,9 +95,10 @@ access_log = Table(
     Column("subject_id", String(36), nullable=False),
     Column("case_ref", String(40)),
     Column("actor", String(80), nullable=False),
-    Column("purpose", String(200), nullable=False),
+    Column("purpose", String(200), nullable=False),  # a code of personal_data.PURPOSES
     Column("at", UTC, nullable=False),
     Column("outcome", String(20), nullable=False),  # read | refused | erased
+    Column("note", String(200)),  # optional words beside the code; no IIN, cleared on erasure
 )
 Index("ix_access_log_case", access_log.c.case_ref, access_log.c.at)
 
@@ -258,3 +259,15 @@ api_tokens = Table(
     Column("revoked_at", UTC),
     Column("last_used_at", UTC),
 )
+
+# Web sign-in sessions (app/web): the cookie holds a random id, the store only its hash. Signing
+# out deletes the row, revoking the token deletes its rows; `expires_at` ends it at the latest.
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the id in the cookie
+    Column("token_id", Integer, ForeignKey("api_tokens.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("expires_at", UTC, nullable=False),
+)
+Index("ix_web_sessions_token", web_sessions.c.token_id)

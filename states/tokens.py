@@ -66,6 +66,9 @@ def create_token(db: DbEngine, body_id: str, role: str, label: str | None = None
         raise TokenError(f"role must be one of {', '.join(ROLES)}, not {role!r}", field="role")
     if label is not None and len(label) > 200:
         raise TokenError("label: at most 200 characters", field="label")
+    from .iin import looks_like_iin
+    if label is not None and looks_like_iin(label):
+        raise TokenError("label: must not contain personal data (a 12-digit number looks like an IIN)", field="label")
     now = as_utc(now or utcnow())
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.begin() as conn:
@@ -100,6 +103,8 @@ def revoke_token(db: DbEngine, prefix_or_id: str, *, now: datetime | None = None
         token = _find(conn, prefix_or_id)
         if token.revoked_at is None:
             conn.execute(update(T.api_tokens).where(T.api_tokens.c.id == token.id).values(revoked_at=now))
+            from .web_sessions import end_sessions_of_token
+            end_sessions_of_token(conn, token.id)  # its web sessions end now, not at their expiry
             token = Token.from_row(conn.execute(select(T.api_tokens).where(T.api_tokens.c.id == token.id)).one())
     return token
 

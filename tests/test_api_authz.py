@@ -65,7 +65,7 @@ CASE_ENDPOINTS = {
     "GET /cases/{ref}": ("GET", "/api/v1/cases/{ref}", None, case_read),
     "GET /cases/{ref}/history": ("GET", "/api/v1/cases/{ref}/history", None, case_read),
     "GET /cases/{ref}/actions": ("GET", "/api/v1/cases/{ref}/actions", None, case_read),
-    "GET /cases/{ref}/personal": ("GET", "/api/v1/cases/{ref}/personal?purpose=matrix", None, personal),
+    "GET /cases/{ref}/personal": ("GET", "/api/v1/cases/{ref}/personal?purpose=audit", None, personal),
     "POST /cases/{ref}/fire": ("POST", "/api/v1/cases/{ref}/fire",
                                {"trigger": "assess", "version": 99, "data": {}}, fire),
     "GET /cases/{ref}/replay": ("GET", "/api/v1/cases/{ref}/replay", None, audit_read),
@@ -213,12 +213,12 @@ def test_supervisors_and_bound_bodies_really_fire(world: World):
 
 def test_every_personal_read_is_logged_with_the_reader_and_purpose(world: World):
     c, ref = world.client, world.refs["A"]
-    r = c.get(f"/api/v1/cases/{ref}/personal", params={"purpose": "arrange the medical examination"},
+    r = c.get(f"/api/v1/cases/{ref}/personal", params={"purpose": "medical_examination", "note": "before the hearing"},
               headers=world.auth("police_75"))
     assert r.status_code == 200 and r.json()["data"]["given_name"] == "Aigerim-Synthetic"
     log = c.get(f"/api/v1/cases/{ref}/access-log", headers=world.auth("auditor")).json()
-    assert [(e["actor"], e["purpose"], e["outcome"]) for e in log] == [
-        ("kz-75.police", "arrange the medical examination", "read")]
+    assert [(e["actor"], e["purpose"], e["note"], e["outcome"]) for e in log] == [
+        ("kz-75.police", "medical_examination", "before the hearing", "read")]
     assert "Aigerim" not in json.dumps(log)
     r = c.get(f"/api/v1/cases/{ref}/personal", params={"purpose": "   "}, headers=world.auth("police_75"))
     assert r.status_code == 422 and r.json()["field"] == "purpose"

@@ -162,7 +162,7 @@ def test_personal_data_is_kept_apart_from_the_history(engine):
     from states.personal_data import read_subject
     with engine.db.begin() as conn:
         subject = read_subject(conn, case.subject_id, actor="kz-75.education_department", case_ref=ref,
-                               purpose="test", now=T0)
+                               purpose="audit", now=T0)
     assert subject["iin"] == iin
 
 

@@ -5,7 +5,8 @@
 
 Routers are modular (app/api/routes/): the web pages mount their own HTML routes on the same app.
 Every error has the shape `{"code", "message", "field"?}` (app/api/errors.py); who may do what is
-in app/api/access.py. The OpenAPI document is at /api/v1/openapi.json, the docs at /api/v1/docs.
+in app/api/access.py. The OpenAPI document is at /api/v1/openapi.json, the docs at /api/v1/docs
+(Swagger UI) and /api/v1/redoc, from Qorgau's own files (app/api/docs.py).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
-from . import errors
+from . import docs, errors, transport
 from .writes import WriteGate, close_statement_connection
 from .routes import audit, cases, inbox, links, meta, tokens
 
@@ -135,7 +136,7 @@ def create_app(engine=None, *, base_url: str | None = None, case_links: bool = T
         from notifications.context import default_base_url
         base_url = default_base_url()
     app = FastAPI(title="Qorgau API", version="1", description=DESCRIPTION, openapi_url=f"{PREFIX}/openapi.json",
-                  docs_url=f"{PREFIX}/docs", redoc_url=None,
+                  docs_url=None, redoc_url=None,
                   lifespan=_lifespan(threads if threads is not None else _default_threads(engine)))
     app.state.engine = engine
     app.state.base_url = base_url
@@ -147,5 +148,7 @@ def create_app(engine=None, *, base_url: str | None = None, case_links: bool = T
         app.include_router(module.router, prefix=PREFIX)
     if case_links:
         app.include_router(links.router)
+    docs.install(app, PREFIX)
     _query_params_never_null(app)
+    transport.install(app)  # outermost: headers and the body limit on every exchange, errors included
     return app

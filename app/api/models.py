@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 Role = Literal["coordinator", "agency", "auditor", "admin"]
+# Why personal data is read (states.personal_data.PURPOSES; a test keeps the two the same).
+Purpose = Literal["assessment", "interview", "home_visit", "medical_examination", "psychological_support",
+                  "safety_plan", "social_support", "school_support", "legal_proceedings", "guardianship", "audit"]
 
 
 def _has_nul(value: Any) -> bool:
@@ -76,7 +79,7 @@ class LaunchRequest(_Model):
     algorithm: str = Field(min_length=1, max_length=60, description="Algorithm id, e.g. violence-report.")
     region: str = Field(min_length=1, max_length=8, description="ISO 3166-2:KZ code, e.g. KZ-75.")
     data: dict[str, Any] = Field(default_factory=dict, description="Launch data of the algorithm.")
-    algorithm_version: Optional[int] = Field(None, ge=1, le=1000, description="Default: the latest version.")
+    algorithm_version: Optional[StrictInt] = Field(None, ge=1, le=1000, description="Default: the latest version.")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [LAUNCH_EXAMPLE]})
 
@@ -86,7 +89,7 @@ class FireRequest(_Model):
     (optimistic concurrency: `conflict` if the case moved since)."""
     trigger: str = Field(min_length=1, max_length=60, description="Trigger name, e.g. assess.")
     data: dict[str, Any] = Field(default_factory=dict, description="The trigger's fields.")
-    version: int = Field(ge=0, le=2_000_000_000, description="The case version read (GET the case or the inbox).")
+    version: StrictInt = Field(ge=0, le=2_000_000_000, description="The case version read (GET the case or the inbox).")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [FIRE_EXAMPLE]})
 
@@ -400,7 +403,8 @@ class AccessLogEntry(BaseModel):
     at: datetime
     actor: str
     case_ref: Optional[str]
-    purpose: str
+    purpose: str = Field(description="A purpose code, or erasure_retention / erasure_court_order.")
+    note: Optional[str] = None
     outcome: str
 
 

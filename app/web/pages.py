@@ -14,7 +14,7 @@ import secrets
 import threading
 import weakref
 from dataclasses import dataclass
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, time as dtime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -26,11 +26,13 @@ from app.api.access import (AUDIT, COMPLIANCE, FIRE, INBOX, LAUNCH, Principal, c
                             check_personal, compliance_region, scope_for)
 from app.api.auth import active_token
 from app.api.errors import ApiError
+from app.api.transport import FORM_BODY_LIMIT
 from app.api.writes import run_write
 from states import tables as T
 from states.calendar import KZ_TZ
 from states.clock import utcnow
 from states.errors import RuleViolation
+from states.web_sessions import WebSession
 from states.queries import (case_detail, descendants, history, inbox as inbox_query, list_cases, load_case_row,
                             replay_at, task_actions)
 
@@ -40,7 +42,7 @@ from .render import left_or_late, local_input, local_text, render
 log = logging.getLogger("qorgau.web")
 router = APIRouter(include_in_schema=False)
 
-MAX_FORM_BYTES = 256 * 1024
+MAX_FORM_BYTES = FORM_BODY_LIMIT  # the transport refuses bigger bodies (413) before this reads one
 PAGE_SIZE = 50
 SYSTEM_STEPS = ("launch", "reminder", "overdue", "escalation", "critical", "timer", "linked")
 
@@ -52,7 +54,7 @@ class Ctx:
     request: Request
     engine: Any
     lang: str
-    session: sessions.Session | None
+    session: WebSession | None
     principal: Principal | None
 
     @property
@@ -105,26 +107,21 @@ def _language(request: Request) -> str:
     return i18n.negotiate(request.headers.get("accept-language"))
 
 
-def _active_token(engine, token_id: int):
-    """The token row if it is still active (a revoked token ends its sessions)."""
-    from states.db import reading
-    with reading(engine.db) as conn:
-        return conn.execute(select(T.api_tokens.c.body_id, T.api_tokens.c.role, T.api_tokens.c.prefix)
-                            .where(T.api_tokens.c.id == token_id, T.api_tokens.c.revoked_at.is_(None))).first()
-
-
 def _context(request: Request) -> Ctx:
+    """The request's language and, if its cookie names a live session in the store, who is signed in."""
+    from states.db import reading
+    from states.web_sessions import find_session
     engine = request.app.state.engine
     lang = _language(request)
-    session = sessions.decode(request.cookies.get(sessions.SESSION_COOKIE))
-    principal = None
-    if session is not None:
-        row = _active_token(engine, session.token_id)
-        body = engine.svc.directory.find(session.body_id)
-        if row is not None and body is not None and row.body_id == session.body_id and row.role == session.role:
-            principal = Principal(token_id=session.token_id, prefix=row.prefix, role=row.role, body=body)
-        else:
-            session = None
+    session = principal = None
+    session_id = sessions.session_id(request.cookies.get(sessions.SESSION_COOKIE))
+    if session_id is not None:
+        with reading(engine.db) as conn:
+            found = find_session(conn, session_id)
+        body = engine.svc.directory.find(found.body_id) if found is not None else None
+        if body is not None:
+            session = found
+            principal = Principal(token_id=found.token_id, prefix=found.prefix, role=found.role, body=body)
     return Ctx(request, engine, lang, session, principal)
 
 
@@ -217,9 +214,10 @@ async def login(request: Request) -> Response:
                           status=401)
         _set_login_csrf(request, response, fresh)
         return response
-    session = sessions.new_session(token.id, token.body_id, token.role)
+    from states.web_sessions import start_session
+    session_id, _ = await run_write(request, start_session, engine.db, token.id, timedelta(seconds=sessions.MAX_AGE))
     response = RedirectResponse(_safe_next(_one(form, "next")), status_code=303)
-    response.set_cookie(sessions.SESSION_COOKIE, sessions.encode(session), max_age=sessions.MAX_AGE, httponly=True,
+    response.set_cookie(sessions.SESSION_COOKIE, sessions.cookie_value(session_id), max_age=sessions.MAX_AGE, httponly=True,
                         samesite="strict", secure=sessions.secure_cookies(request.url.scheme), path="/")
     response.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path="/login")
     return response
@@ -230,6 +228,10 @@ async def logout(request: Request) -> Response:
     ctx, form, refused = await _post(request)
     if refused is not None and ctx.principal is not None:
         return refused
+    if ctx.principal is not None:  # the session ends in the store: a copied cookie is worth nothing now
+        from states.web_sessions import end_session
+        await run_write(request, end_session, ctx.engine.db,
+                        sessions.session_id(request.cookies.get(sessions.SESSION_COOKIE)))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/")
     return response
@@ -255,7 +257,7 @@ def inbox_page(request: Request) -> Response:
     if ctx.principal.role not in INBOX:
         return _forbidden(ctx)
     now = utcnow()
-    offset = _int(request.query_params.get("offset"), 0)
+    offset = _offset(request)
     with ctx.engine.reader() as conn:
         data = inbox_query(conn, ctx.principal.body_id, ctx.registry, ctx.directory, now=now, limit=PAGE_SIZE,
                            offset=offset)
@@ -282,6 +284,55 @@ def _int(value: str | None, default: int) -> int:
         return max(0, int(value)) if value not in (None, "") else default
     except ValueError:
         return default
+
+
+class InvalidInput(Exception):
+    """A page's query value that cannot be read: answered 422 `invalid_data` naming the field
+    (`invalid_input_page`), never a 500."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"field {field!r}: {message}")
+        self.field, self.message = field, message
+
+
+def invalid_input_page(request: Request, exc: InvalidInput) -> Response:
+    ctx = _context(request)
+    return _error(ctx, 422, i18n.t("form.rejected", ctx.lang), f"invalid_data: {exc}")
+
+
+MAX_OFFSET = 1_000_000_000  # as the API's `offset`
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)  # dates a page may ask about
+
+
+def _offset(request: Request) -> int:
+    text = request.query_params.get("offset") or ""
+    if text == "":
+        return 0
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_OFFSET:
+        raise InvalidInput("offset", f"must be a whole number from 0 to {MAX_OFFSET}")
+    return int(text)
+
+
+def _date_param(request: Request, name: str, default: date) -> date:
+    text = request.query_params.get(name) or ""
+    if text == "":
+        return default
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(name, "must be a date, e.g. 2026-04-01") from None
+    if not EARLIEST <= value <= LATEST:
+        raise InvalidInput(name, f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    return value
+
+
+def _period_params(request: Request, default_start: date, default_end: date) -> tuple[date, date]:
+    """`from` and `to` of a report or the map: dates in range, `to` after `from`."""
+    start = _date_param(request, "from", default_start)
+    end = _date_param(request, "to", default_end)
+    if end <= start:
+        raise InvalidInput("to", "must be after 'from'")
+    return start, end
 
 
 # ============================================================================================ task form
@@ -427,7 +478,13 @@ async def fire(request: Request, ref: str) -> Response:
                           message=i18n.t("form.errors", ctx.lang), status=422)
     payload.update(prefill)
     try:
-        result = await run_write(request, ctx.engine.fire, ref, trigger, p.body_id, payload, expected_version=version)
+        def in_scope(case) -> None:  # the API's scope check, on every case the trigger touches (a link's too)
+            check_case(p, ctx.directory, case.ref, case.region, case.bindings)
+
+        result = await run_write(request, ctx.engine.fire, ref, trigger, p.body_id, payload, expected_version=version,
+                                 check=in_scope)
+    except ApiError as exc:  # the case left the caller's scope since the page was read (a transfer)
+        return _forbidden(ctx, exc.message)
     except RuleViolation as exc:
         if exc.code == "conflict":
             return _task_view(ctx, ref, key, trigger, values=values, version=version, conflict=True,
@@ -452,9 +509,13 @@ def _parse_moment(text: str | None) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value.replace(tzinfo=KZ_TZ) if value.tzinfo is None else value
+        value = value.replace(tzinfo=KZ_TZ) if value.tzinfo is None else value
+        value.astimezone(timezone.utc)  # 0001-01-01T00:00+23:59 has no UTC instant
+    except (ValueError, OverflowError):
+        raise InvalidInput("at", "must be a date and time, e.g. 2026-04-10T12:00") from None
+    if not EARLIEST <= value.date() <= LATEST:
+        raise InvalidInput("at", f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    return value
 
 
 def _effects_text(ctx: Ctx, d, fx: dict[str, Any], kinds: dict[str, str]) -> list[str]:
@@ -663,7 +724,12 @@ def personal_page(request: Request, ref: str) -> Response:
     row, refused = _personal_case(ctx, ref)
     if refused is not None:
         return refused
-    return render("personal.html", ctx.page(ref=ref, data=None, error=None))
+    return render("personal.html", ctx.page(ref=ref, data=None, error=None, purposes=_purposes(ctx)))
+
+
+def _purposes(ctx: Ctx) -> list[tuple[str, str]]:
+    from states.personal_data import PURPOSES
+    return [(code, i18n.t(f"purpose.{code}", ctx.lang)) for code in PURPOSES]
 
 
 def _personal_case(ctx: Ctx, ref: str):
@@ -689,17 +755,21 @@ async def personal_read(request: Request, ref: str) -> Response:
     row, refused = _personal_case(ctx, ref)
     if refused is not None:
         return refused
-    purpose = _one(form, "purpose").strip()
-    if len(purpose) < 3:
-        return render("personal.html", ctx.page(ref=ref, data=None, error=i18n.t("form.required_missing", ctx.lang)),
+    from states.personal_data import PersonalDataError, check_purpose, read_personal
+    purpose = _one(form, "purpose")
+    try:
+        note = check_purpose(purpose, _one(form, "note"))
+    except RuleViolation as exc:
+        return render("personal.html", ctx.page(ref=ref, data=None, purposes=_purposes(ctx),
+                                                error=f"{i18n.t('form.invalid', ctx.lang)}: {exc.message}"),
                       status=422)
-    from states.personal_data import PersonalDataError, read_personal
     try:
         data = await run_write(request, read_personal, ctx.engine.db, actor=ctx.principal.body_id,
-                               purpose=purpose[:200], case_ref=row.ref)
+                               purpose=purpose, note=note, case_ref=row.ref)
     except PersonalDataError as exc:
-        return render("personal.html", ctx.page(ref=ref, data=None, error=exc.message), status=410)
-    return render("personal.html", ctx.page(ref=ref, data=data, error=None))
+        return render("personal.html", ctx.page(ref=ref, data=None, error=exc.message, purposes=_purposes(ctx)),
+                      status=410)
+    return render("personal.html", ctx.page(ref=ref, data=data, error=None, purposes=[]))
 
 
 # ============================================================================================ case lists
@@ -758,7 +828,7 @@ def cases_page(request: Request) -> Response:
     region = filters["region"]
     if region is not None and region not in ctx.directory.regions:
         region = None
-    view = _case_list(ctx, filters, _int(request.query_params.get("offset"), 0), region)
+    view = _case_list(ctx, filters, _offset(request), region)
     return render("cases.html", ctx.page(**view))
 
 
@@ -771,7 +841,7 @@ def _launch_view(ctx: Ctx, algorithm: str | None, *, values=None, errors=None, m
     region = p.region or filters["region"]
     if region is not None and region not in ctx.directory.regions:
         region = None
-    listing = _case_list(ctx, filters, _int(ctx.request.query_params.get("offset"), 0), region)
+    listing = _case_list(ctx, filters, _offset(ctx.request), region)
     launchable = []
     for d_id in ctx.registry.ids():
         d = ctx.registry.latest(d_id)
@@ -852,17 +922,9 @@ def access_regions(principal: Principal, directory) -> frozenset[str]:
 
 
 def _window(request: Request, now: datetime) -> tuple[date, date]:
-    q = request.query_params
     today = now.astimezone(KZ_TZ).date()
-    try:
-        start = date.fromisoformat(q["from"]) if q.get("from") else today.replace(day=1) - timedelta(days=365)
-        start = start.replace(day=1) if not q.get("from") else start
-        end = date.fromisoformat(q["to"]) if q.get("to") else today + timedelta(days=1)
-    except ValueError:
-        start, end = today - timedelta(days=365), today + timedelta(days=1)
-    if end <= start:
-        end = start + timedelta(days=1)
-    return start, end
+    return _period_params(request, (today.replace(day=1) - timedelta(days=365)).replace(day=1),
+                          today + timedelta(days=1))
 
 
 @router.get("/map")
@@ -1025,13 +1087,7 @@ def _compliance_rows(ctx: Ctx, request: Request):
     today = now.astimezone(KZ_TZ).date()
     q = request.query_params
     quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-    try:
-        start = date.fromisoformat(q["from"]) if q.get("from") else quarter_start
-        end = date.fromisoformat(q["to"]) if q.get("to") else today + timedelta(days=1)
-    except ValueError:
-        start, end = quarter_start, today + timedelta(days=1)
-    if end <= start:
-        end = start + timedelta(days=1)
+    start, end = _period_params(request, quarter_start, today + timedelta(days=1))
     region = q.get("region") or None
     if region is not None and region not in ctx.directory.regions:
         region = None

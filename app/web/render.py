@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
+from app.api.transport import NO_STORE, SECURITY_HEADERS
 from notifications import phrases
 from states.calendar import to_local
 
@@ -17,19 +18,9 @@ from . import i18n
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 
-# Everything is served by Qorgau itself; Mermaid writes <style> into its SVG, hence 'unsafe-inline'
-# for styles only. No script runs unless it is a file under /static.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
+# The security headers themselves are added to every response by app/api/transport.py; a page
+# says it must not be stored (it shows case data) whatever path it is served on.
+PAGE_HEADERS = {**SECURITY_HEADERS, **NO_STORE}
 
 
 def local_text(value: datetime | str | None) -> str:
@@ -78,5 +69,5 @@ def render(template: str, ctx: dict[str, Any], status: int = 200, headers: dict[
     lang = ctx.get("lang", i18n.DEFAULT_LANGUAGE)
     ctx = {**ctx, "_": lambda key: i18n.t(key, lang)}
     html = ENV.get_template(template).render(**ctx)
-    return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, "Content-Language": lang,
+    return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, "Content-Language": lang,
                                                            **(headers or {})})

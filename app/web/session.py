@@ -1,10 +1,10 @@
-"""Signed session cookies and CSRF tokens, with the standard library only.
+"""The web session cookie and CSRF tokens, with the standard library only.
 
-A session is a small JSON document (token id, body, role, CSRF token, issue time) signed with
-HMAC-SHA256 under a secret: `QORGAU_SESSION_SECRET`, or for the embedded setup a random key created
-once in `./var/session.key`. The cookie is HttpOnly and SameSite=Strict (Secure over HTTPS, or when
-`QORGAU_COOKIE_SECURE=1`). It carries no token secret: each request checks that the token it came
-from is still valid, so revoking the token ends the session.
+A session lives in the store (states/web_sessions.py): signing out, revoking its token or its
+expiry ends it at once, whatever a browser (or a thief) still holds. The cookie carries only the
+session's random id, signed with HMAC-SHA256 under a secret: `QORGAU_SESSION_SECRET`, or for the
+embedded setup a random key created once in `./var/session.key`. The cookie is HttpOnly and
+SameSite=Strict (Secure over HTTPS, or when `QORGAU_COOKIE_SECURE=1`); it carries no token secret.
 """
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import hmac
 import json
 import os
 import secrets
-import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,16 +23,7 @@ LANG_COOKIE = "qorgau_lang"
 SECRET_ENV = "QORGAU_SESSION_SECRET"
 SECRET_FILE_ENV = "QORGAU_SESSION_SECRET_FILE"
 DEFAULT_SECRET_FILE = Path("var") / "session.key"
-MAX_AGE = 12 * 3600  # a working day; then sign in again
-
-
-@dataclass(frozen=True)
-class Session:
-    token_id: int
-    body_id: str
-    role: str
-    csrf: str
-    issued: int
+MAX_AGE = 12 * 3600  # a working day at most; then sign in again (the store ends it then)
 
 
 @lru_cache(maxsize=4)
@@ -74,6 +63,8 @@ def unsign(value: str | None, key: bytes | None = None) -> dict | None:
     if not value or "." not in value:
         return None
     body, _, mac = value.rpartition(".")
+    if not (body.isascii() and mac.isascii()):  # a cookie that was never ours: no session
+        return None
     expected = _b64(hmac.new(key or secret(), body.encode("ascii"), hashlib.sha256).digest())
     if not hmac.compare_digest(expected, mac):
         return None
@@ -84,32 +75,22 @@ def unsign(value: str | None, key: bytes | None = None) -> dict | None:
     return payload if isinstance(payload, dict) else None
 
 
-def new_session(token_id: int, body_id: str, role: str) -> Session:
-    return Session(token_id=token_id, body_id=body_id, role=role, csrf=secrets.token_urlsafe(32),
-                   issued=int(time.time()))
+def cookie_value(session_id: str) -> str:
+    """The session cookie for a session id."""
+    return sign({"s": session_id})
 
 
-def encode(session: Session) -> str:
-    return sign({"t": session.token_id, "b": session.body_id, "r": session.role, "c": session.csrf,
-                 "i": session.issued})
-
-
-def decode(value: str | None, now: float | None = None) -> Session | None:
-    p = unsign(value)
-    if p is None:
-        return None
-    try:
-        session = Session(token_id=int(p["t"]), body_id=str(p["b"]), role=str(p["r"]), csrf=str(p["c"]),
-                          issued=int(p["i"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    if (now or time.time()) - session.issued > MAX_AGE:
-        return None
-    return session
+def session_id(value: str | None) -> str | None:
+    """The session id a cookie carries if we signed it, else None (whatever else it holds)."""
+    payload = unsign(value)
+    found = payload.get("s") if payload is not None else None
+    return found if isinstance(found, str) and 0 < len(found) <= 100 else None
 
 
 def csrf_ok(expected: str | None, presented: str | None) -> bool:
-    return bool(expected) and bool(presented) and hmac.compare_digest(str(expected), str(presented))
+    # Compared as bytes: compare_digest refuses non-ASCII text (a form's `csrf=é` would be a 500).
+    return bool(expected) and bool(presented) and hmac.compare_digest(str(expected).encode("utf-8"),
+                                                                      str(presented).encode("utf-8"))
 
 
 def secure_cookies(scheme: str) -> bool:

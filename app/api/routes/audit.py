@@ -126,5 +126,5 @@ def access_log(ref: Ref, principal: Caller, engine: Engine) -> list:
     require_role(principal, AUDIT, "the access log")
     readable_case(engine, principal, ref)
     with engine.reader() as conn:
-        return [{k: r[k] for k in ("id", "at", "actor", "case_ref", "purpose", "outcome")}
+        return [{k: r[k] for k in ("id", "at", "actor", "case_ref", "purpose", "note", "outcome")}
                 for r in access_log_for_case(conn, ref)]

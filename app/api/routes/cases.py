@@ -6,14 +6,13 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
-from states.errors import RuleViolation
-from states.personal_data import read_personal
+from states.personal_data import check_purpose, read_personal
 from states.queries import case_actions, case_detail, case_link, history, list_cases
 
 from ..access import FIRE, LAUNCH, check_case, check_launch, check_personal, require_role, scope_for
 from ..errors import responses
 from ..models import (FIRE_EXAMPLE, LAUNCH_EXAMPLE, ActionView, CaseDetail, CasePage, FireRequest, History,
-                      LaunchRequest, Outcome, PersonalData)
+                      LaunchRequest, Outcome, PersonalData, Purpose)
 from ..query_check import QueryCheckedRoute
 from ..writes import gate, run_read, run_write
 from ._shared import Caller, Engine, Ref, base_url, json_response, readable_case
@@ -120,15 +119,18 @@ async def fire(request: Request, ref: Ref, principal: Caller, engine: Engine,
 @router.get("/cases/{ref}/personal", response_model=PersonalData, responses=responses(401, 403, 404, 410, 422, 503),
             summary="The child's personal data (need to know; logged)")
 def personal(request: Request, ref: Ref, principal: Caller, engine: Engine,
-             purpose: Annotated[str, Query(min_length=3, max_length=200, description="Why it is needed; recorded.",
-                                           examples=["arrange the medical examination"])]) -> dict:
+             purpose: Annotated[Purpose, Query(description="Why it is needed, one of the codes; recorded.",
+                                               examples=["medical_examination"])],
+             note: Annotated[Optional[str], Query(max_length=200, description=(
+                 "An optional short note beside the purpose, recorded; no IIN (refused), no name."))] = None
+             ) -> dict:
     """Only the coordinator of the case's region and the school, police, health, guardianship,
     social services, psychological centre, consilium or KDN bound to the case may read it; every
-    read (and every refusal by the store) is recorded in the case's access log with the purpose."""
-    if not purpose.strip():
-        raise RuleViolation("invalid_data", "field 'purpose': say why the data is needed", field="purpose")
+    read (and every refusal by the store) is recorded in the case's access log with the purpose
+    code and the note. The note is cleared when the child's data is erased."""
+    note = check_purpose(purpose, note)
     row = readable_case(engine, principal, ref)
     check_personal(principal, row.ref, row.region, row.bindings)
     with gate(request):  # the access log row is a write
-        data = read_personal(engine.db, actor=principal.body_id, purpose=purpose, case_ref=row.ref)
+        data = read_personal(engine.db, actor=principal.body_id, purpose=purpose, note=note, case_ref=row.ref)
     return {"ref": row.ref, "data": data, "logged": True}
