@@ -16,6 +16,7 @@ from states.tokens import create_token
 from support.prefect_server import shared_server, subprocess_env, using_prefect
 
 from conftest import ROOT
+from factories import violence_report_data
 
 
 def test_a_launch_through_qorgau_api_starts_a_delivery_run_within_seconds(tmp_path):
@@ -45,8 +46,7 @@ def test_a_launch_through_qorgau_api_starts_a_delivery_run_within_seconds(tmp_pa
             before = len(asyncio.run(kicked()))
             answer = httpx.post(f"{base}/api/v1/cases", headers={"Authorization": f"Bearer {token}"}, json={
                 "algorithm": "violence-report", "region": "KZ-75",
-                "data": {"form": "neglect", "channel": "school", "summary": "synthetic",
-                         "detected_at": "2026-01-05T09:00:00+05:00", "reporter": "teacher"}}, timeout=30)
+                "data": violence_report_data(form="neglect", summary="synthetic")}, timeout=30)
             assert answer.status_code in (200, 201), answer.text
             _wait(lambda: len(asyncio.run(kicked())) > before, 20, "a kicked dispatch-notifications run", proc)
         finally:
