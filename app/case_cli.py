@@ -46,9 +46,15 @@ class Local:
     """The local store, as the operator (trusted): `actor` names the acting body."""
 
     def __init__(self):
+        from states.handling import Handler
         from states.store import open_engine
         self.engine = open_engine()
         self.directory = self.engine.svc.directory
+        self.commands = Handler(self.engine)
+
+    def _operator(self, body_id: Optional[str], option: str):
+        from states.access import operator
+        return operator(self.directory.get(self._body(body_id, option)))
 
     def _body(self, body_id: Optional[str], option: str) -> str:
         if not body_id:
@@ -61,13 +67,15 @@ class Local:
 
     def launch(self, algorithm, region, data, algorithm_version, actor) -> dict:
         from states.queries import case_link
-        r = self.engine.launch(algorithm, region, self._body(actor, "--actor"), data, version=algorithm_version)
+        from states.commands import Launch
+        r = self.commands.handle(Launch(algorithm, region, data, algorithm_version), self._operator(actor, "--actor"))
         return _as("Outcome", {"ref": r.ref, "state": r.state, "version": r.version, "outcome": r.outcome,
                                "spawned": list(r.spawned), "link": case_link(None, r.ref)})
 
     def fire(self, ref, trigger, data, version, actor) -> dict:
         from states.queries import case_link
-        r = self.engine.fire(ref, trigger, self._body(actor, "--actor"), data, expected_version=version)
+        from states.commands import Fire
+        r = self.commands.handle(Fire(ref, trigger, data, version), self._operator(actor, "--actor"))
         return _as("Outcome", {"ref": r.ref, "state": r.state, "version": r.version, "outcome": r.outcome,
                                "spawned": list(r.spawned), "link": case_link(None, r.ref)})
 

@@ -31,10 +31,19 @@ def _engine():
     return open_engine()
 
 
-def _check_actor(engine, actor: str) -> None:
-    if engine.svc.directory.find(actor) is None:
+def _operator(engine, actor: str):
+    """The local operator acting as body `actor` (trusted: only the engine's own rules apply)."""
+    from states.access import operator
+    body = engine.svc.directory.find(actor)
+    if body is None:
         _fail(f"--actor: unknown body {actor!r}; name the body acting, as in the directory "
               "(e.g. kz-75.police or ministry_education)")
+    return operator(body)
+
+
+def _commands(engine):
+    from states.handling import Handler
+    return Handler(engine)
 
 
 def erase_command(
@@ -52,30 +61,21 @@ def erase_command(
     Refused while one of the subject's cases is open or within the retention period after the
     last one closed, unless --force. Histories are untouched and still verify.
     """
-    from sqlalchemy import select
-
-    from states import tables as T
-    from states.clock import utcnow
-    from states.db import scrub
+    from states.commands import ErasePersonalData
     from states.errors import RuleViolation
-    from states.personal_data import PersonalDataError, erase_subject, subject_of_case
+    from states.personal_data import PersonalDataError
     engine = _engine()
-    _check_actor(engine, actor)
     try:
-        with engine.db.begin() as conn:
-            found = conn.execute(select(T.subjects.c.id).where(T.subjects.c.id == subject)).first()
-            subject_id = found.id if found else subject_of_case(conn, subject)
-            refs = list(conn.execute(select(T.cases.c.ref).where(T.cases.c.subject_id == subject_id)
-                                     .order_by(T.cases.c.id)).scalars())
-            erase_subject(conn, subject_id, actor=actor, now=utcnow(), retention_days=retention_days,
-                          force=force, purpose=reason)
+        erased = _commands(engine).handle(ErasePersonalData(subject, force, retention_days, reason),
+                                          _operator(engine, actor))
     except PersonalDataError as exc:
         if exc.code == "unknown_subject":
             _fail(f"no subject or case {subject!r}")
         _fail(exc.message)
     except (ValueError, RuleViolation) as exc:
         _fail(str(exc))
-    if not scrub(engine.db):
+    subject_id, refs = erased.subject_id, erased.refs
+    if not erased.scrubbed:
         typer.echo("warning: a reader held the store open; run `qorgau erase` again later to empty the WAL "
                    "of older copies", err=True)
     typer.echo(f"erased subject {subject_id}" + (f" (cases: {', '.join(refs)})" if refs else "")
@@ -94,11 +94,11 @@ def personal_command(
 ) -> None:
     """Print the case's child's personal data; the read is recorded in the case's access log."""
     from states.errors import RuleViolation
-    from states.personal_data import PersonalDataError, read_personal
+    from states.commands import ReadPersonalData
+    from states.personal_data import PersonalDataError
     engine = _engine()
-    _check_actor(engine, actor)
     try:
-        data = read_personal(engine.db, case_ref=case_ref, actor=actor, purpose=purpose, note=note)
+        data = _commands(engine).handle(ReadPersonalData(case_ref, purpose, note), _operator(engine, actor))
     except PersonalDataError as exc:
         _fail(exc.message)
     except RuleViolation as exc:

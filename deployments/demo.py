@@ -13,8 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from states.access import operator
 from states.calendar import to_local
 from states.clock import as_utc, utcnow
+from states.commands import Launch
+from states.handling import Handler
 
 ALGORITHM = "violence-report"
 REGION = "KZ-75"
@@ -46,9 +49,9 @@ def launch_demo(engine, lead: timedelta = timedelta(seconds=90), now: datetime |
     escalation_at = now + lead
     launched_at = escalation_at - ESCALATION_AFTER_DUE - DUE_AFTER
     school = engine.svc.directory.schools(REGION)[0]
-    out = engine.launch(ALGORITHM, REGION, school.id, {
+    out = Handler(engine).handle(Launch(ALGORITHM, REGION, {
         "form": "physical", "channel": "school",
         "summary": "Demo (synthetic): bruises noticed by the class teacher; no real child.",
         "detected_at": to_local(launched_at - DETECTED_BEFORE).replace(microsecond=0).isoformat(), "reporter": "teacher",
-    }, now=launched_at)
+    }), operator(school), now=launched_at)
     return DemoCase(out.ref, launched_at, launched_at + DUE_AFTER, escalation_at)

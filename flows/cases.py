@@ -10,6 +10,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
+from states.access import operator
+from states.commands import Launch
+from states.handling import Handler
+
 from . import kick, runtime
 
 
@@ -17,7 +21,8 @@ from . import kick, runtime
       cache_policy=NONE)
 def open_case(algorithm: str, region: str, actor: str, data: dict[str, Any]) -> dict:
     """Launch the case (one transaction: case, bindings, tasks, steps, first event, messages)."""
-    out = runtime.engine().launch(algorithm, region, actor, data)
+    engine = runtime.engine()
+    out = Handler(engine).handle(Launch(algorithm, region, data), operator(engine.svc.directory.get(actor)))
     return {"ref": out.ref, "state": out.state, "spawned": list(out.spawned)}
 
 

@@ -21,9 +21,12 @@ from prefect.cache_policies import NONE
 from sqlalchemy import select
 
 from states import tables as T
+from states.access import SYSTEM
 from states.calendar import local_date
 from states.clock import utcnow
+from states.commands import Launch
 from states.errors import RuleViolation
+from states.handling import Handler
 from states.reporting import cycle_periods, reporting_executors
 
 from . import runtime
@@ -48,7 +51,8 @@ def launch_period_reports(period: str) -> dict:
             present += 1
             continue
         try:
-            out = engine.launch(ALGORITHM, body.region or CAPITAL, "system", {"period": period, "executor": body.id})
+            out = Handler(engine).handle(Launch(ALGORITHM, body.region or CAPITAL,
+                                                {"period": period, "executor": body.id}), SYSTEM)
         except RuleViolation as exc:
             if exc.code != "conflict":
                 raise

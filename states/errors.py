@@ -9,7 +9,8 @@ class RuleViolation(Exception):
     """A launch or trigger was rejected; nothing was written."""
 
     def __init__(self, code: str, message: str, field: str | None = None):
-        assert code in ERROR_CODES, code
+        if code not in ERROR_CODES:  # a programming error, not the caller's: fail loudly
+            raise ValueError(f"unknown error code {code!r}")
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.field = code, message, field
 

@@ -93,7 +93,8 @@ class PersonalDataError(ValueError):
     open or the retention period has not passed)."""
 
     def __init__(self, code: str, message: str):
-        assert code in ERROR_CODES, code
+        if code not in ERROR_CODES:  # a programming error, not the caller's: fail loudly
+            raise ValueError(f"unknown error code {code!r}")
         super().__init__(f"{code}: {message}")
         self.code, self.message = code, message
 

@@ -18,9 +18,12 @@ from sqlalchemy import func, select
 from algorithms.yaml_lines import LocatedYaml, YamlSyntaxError, load_located
 
 from . import tables as T
+from .access import SYSTEM, Principal, operator
 from .calendar import KZ_TZ
 from .clock import as_utc
+from .commands import Fire, Launch
 from .errors import ERROR_CODES, RuleViolation
+from .handling import Handler
 from .verify import verify_case
 from .sweep import next_due, sweep
 
@@ -191,11 +194,12 @@ def run_scenario(path: str | Path, engine_factory) -> ScenarioResult:
 
 def _run(engine, scenario: Scenario, times: list[datetime], result: ScenarioResult) -> None:
     directory = engine.svc.directory
+    commands = Handler(engine)  # a scenario's steps are the commands an agency's pages would send
     start = as_utc(scenario.start)
     try:
         actor = _launch_actor(directory, scenario)
-        launched = engine.launch(scenario.algorithm, scenario.region, actor, scenario.data, now=start,
-                                 version=scenario.version)
+        launched = commands.handle(Launch(scenario.algorithm, scenario.region, scenario.data, scenario.version),
+                                   _as_operator(directory, actor), now=start)
     except (RuleViolation, KeyError, ValueError) as exc:
         result.error = f"launch rejected: {exc}"
         return
@@ -212,7 +216,7 @@ def _run(engine, scenario: Scenario, times: list[datetime], result: ScenarioResu
         if step.fire:
             body = _resolve_actor(engine, ref, step.actor)
             try:
-                out = engine.fire(ref, step.fire, body, step.data, now=when)
+                out = commands.handle(Fire(ref, step.fire, step.data), _as_operator(directory, body), now=when)
                 label = f"{step.actor} fires {step.fire} → {out.state}"
             except RuleViolation as exc:
                 error = exc
@@ -233,6 +237,11 @@ def _advance(engine, target: datetime) -> None:
         if due is None or due > target:
             return
         sweep(engine, now=due)
+
+
+def _as_operator(directory, body_id: str) -> Principal:
+    """The scenario's actor as the trusted operator (the engine's rules decide, as for a pages user)."""
+    return SYSTEM if body_id == "system" else operator(directory.get(body_id))
 
 
 def _launch_actor(directory, scenario: Scenario) -> str:

@@ -24,11 +24,12 @@ LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 class TokenError(ValueError):
-    """A token could not be created or revoked; `field` names the offending input."""
+    """A token could not be created or revoked; `field` names the offending input; `code` is
+    `invalid_data`, or `not_found` for a token that does not exist."""
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None, code: str = "invalid_data"):
         super().__init__(message)
-        self.message, self.field = message, field
+        self.message, self.field, self.code = message, field, code
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def _find(conn: Connection, prefix_or_id: str) -> Token:
     else:
         rows = conn.execute(select(T.api_tokens).where(T.api_tokens.c.prefix == text[:PREFIX_LENGTH])).all()
     if not rows:
-        raise TokenError(f"no token with id or prefix {prefix_or_id!r}", field="token")
+        raise TokenError(f"no token with id or prefix {prefix_or_id!r}", field="token", code="not_found")
     if len(rows) > 1:
         raise TokenError(f"{len(rows)} tokens share the prefix {prefix_or_id!r}; revoke by id "
                          f"({', '.join(str(r.id) for r in rows)})", field="token")

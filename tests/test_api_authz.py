@@ -1,7 +1,7 @@
 """The authorisation matrix: every caller × every endpoint × own / other / missing case, with the
 exact status expected and no leak (a list never holds a case outside the caller's scope; personal
 data appears only where the caller needs it). The expectations are written out here, independently
-of app/api/access.py."""
+of states/access.py."""
 from __future__ import annotations
 
 import json

@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
+from states.handling import Handler
+
 from . import docs, errors, transport
 from .writes import WriteGate, close_statement_connection
 from .routes import audit, cases, inbox, links, meta, tokens
@@ -139,6 +141,7 @@ def create_app(engine=None, *, base_url: str | None = None, case_links: bool = T
                   docs_url=None, redoc_url=None,
                   lifespan=_lifespan(threads if threads is not None else _default_threads(engine)))
     app.state.engine = engine
+    app.state.commands = Handler(engine)
     app.state.base_url = base_url
     app.state.write_gate = WriteGate(engine)
     errors.install(app)

@@ -7,7 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from states.clock import utcnow
 from states.tokens import Token, find_active_on, needs_touch, touch
 
-from .access import Principal
+from states.access import Principal
 from .errors import ApiError
 from .writes import run_statements, run_write
 
@@ -19,6 +19,11 @@ bearer = HTTPBearer(auto_error=False, scheme_name="token",
 async def get_engine(request: Request):
     """The engine the app was created with."""
     return request.app.state.engine
+
+
+async def get_commands(request: Request):
+    """The command handler of the app's engine (every write goes through it)."""
+    return request.app.state.commands
 
 
 async def active_token(request: Request, secret: str) -> Token | None:
@@ -36,12 +41,12 @@ async def current_principal(request: Request,
                             credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     """The caller, or 401 `unauthenticated` (no token, an unknown or a revoked one)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "unauthenticated", "send `Authorization: Bearer <token>`; "
-                                               "create a token with `qorgau token create`")
+        raise ApiError("unauthenticated", "send `Authorization: Bearer <token>`; "
+                                          "create a token with `qorgau token create`")
     token = await active_token(request, credentials.credentials)
     if token is None:
-        raise ApiError(401, "unauthenticated", "unknown or revoked token")
+        raise ApiError("unauthenticated", "unknown or revoked token")
     body = request.app.state.engine.svc.directory.find(token.body_id)
     if body is None:
-        raise ApiError(401, "unauthenticated", f"the token's body {token.body_id} is no longer in the directory")
+        raise ApiError("unauthenticated", f"the token's body {token.body_id} is no longer in the directory")
     return Principal(token_id=token.id, prefix=token.prefix, role=token.role, body=body)

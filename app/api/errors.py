@@ -25,11 +25,21 @@ from .models import ErrorBody
 
 log = logging.getLogger("qorgau.api")
 
-RULE_STATUS = {"unknown_case": 404, "unknown_trigger": 422, "invalid_transition": 409, "conflict": 409,
-               "forbidden": 403, "invalid_data": 422, "guard_failed": 409}
+# The one table from an error's code to its HTTP status, for the API and the pages alike.
+STATUS = {
+    "unknown_case": 404, "unknown_trigger": 422, "invalid_transition": 409, "conflict": 409, "forbidden": 403,
+    "invalid_data": 422, "guard_failed": 409,  # the spec's codes
+    "unauthenticated": 401, "not_found": 404, "method_not_allowed": 405, "too_large": 413,
+    "erased": 410, "no_personal_data": 404, "personal_data_unavailable": 503,
+}
 HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-              422: "invalid_data"}
-PERSONAL_STATUS = {"erased": (410, "erased"), "unknown_subject": (404, "no_personal_data")}
+              413: "too_large", 422: "invalid_data"}
+PERSONAL_CODES = {"erased": "erased", "unknown_subject": "no_personal_data"}  # the store's codes, as answered
+
+
+def status_of(code: str) -> int:
+    """The HTTP status an error of this code is answered with."""
+    return STATUS[code]
 
 _DESCRIPTIONS = {
     401: "No token, an unknown one or a revoked one (`unauthenticated`).",
@@ -43,15 +53,15 @@ _DESCRIPTIONS = {
 
 
 class ApiError(Exception):
-    """An error the API answers directly (authentication, role and scope checks)."""
+    """An error of the HTTP edge itself (authentication); its status comes from its code."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+    def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+        self.code, self.message, self.field = code, message, field
 
-
-def forbidden(message: str) -> ApiError:
-    return ApiError(403, "forbidden", message)
+    @property
+    def status(self) -> int:
+        return status_of(self.code)
 
 
 def responses(*statuses: int) -> dict:
@@ -74,7 +84,7 @@ def _field(loc) -> str:
 
 
 async def _rule(request: Request, exc: RuleViolation) -> JSONResponse:
-    return JSONResponse(_body(exc.code, exc.message, exc.field), status_code=RULE_STATUS[exc.code])
+    return JSONResponse(_body(exc.code, exc.message, exc.field), status_code=status_of(exc.code))
 
 
 async def _api(request: Request, exc: ApiError) -> JSONResponse:
@@ -99,16 +109,15 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 
 async def _personal(request: Request, exc: PersonalDataError) -> JSONResponse:
-    status, code = PERSONAL_STATUS.get(exc.code, (503, "personal_data_unavailable"))
+    code = PERSONAL_CODES.get(exc.code, "personal_data_unavailable")
+    status = status_of(code)
     if status == 503:
         log.error("personal data unavailable: %s", exc)
     return JSONResponse(_body(code, exc.message), status_code=status)
 
 
 async def _token(request: Request, exc: TokenError) -> JSONResponse:
-    status = 404 if exc.field == "token" and exc.message.startswith("no token") else 422
-    return JSONResponse(_body("not_found" if status == 404 else "invalid_data", exc.message, exc.field),
-                        status_code=status)
+    return JSONResponse(_body(exc.code, exc.message, exc.field), status_code=status_of(exc.code))
 
 
 def install(app: FastAPI) -> None:

@@ -22,15 +22,16 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from app.api.access import (AUDIT, COMPLIANCE, FIRE, INBOX, LAUNCH, Principal, check_case, check_launch,
+from states.access import (AUDIT, COMPLIANCE, FIRE, INBOX, LAUNCH, Principal, check_case, check_launch,
                             check_personal, compliance_region, scope_for)
 from app.api.auth import active_token
-from app.api.errors import ApiError
 from app.api.transport import FORM_BODY_LIMIT
 from app.api.writes import run_write
 from states import tables as T
 from states.calendar import KZ_TZ
 from states.clock import utcnow
+from app.api.errors import status_of
+from states.commands import Fire, Launch, ReadPersonalData
 from states.errors import RuleViolation
 from states.web_sessions import WebSession
 from states.queries import (case_detail, descendants, history, inbox as inbox_query, list_cases, load_case_row,
@@ -386,7 +387,7 @@ def _task_view(ctx: Ctx, ref: str, key: str, trigger: str | None, *, values=None
             return _error(ctx, 404, i18n.t("error.not_found", ctx.lang))
         try:
             check_case(p, ctx.directory, row.ref, row.region, row.bindings)
-        except ApiError as exc:
+        except RuleViolation as exc:
             return _forbidden(ctx, exc.message)
         detail = case_detail(conn, ref, ctx.registry, ctx.directory, now=now)
     d = ctx.registry.variant(row.algorithm, row.algorithm_version, row.overrides)
@@ -453,7 +454,7 @@ async def fire(request: Request, ref: str) -> Response:
             return _error(ctx, 404, i18n.t("error.not_found", ctx.lang))
     try:
         check_case(p, ctx.directory, row.ref, row.region, row.bindings)
-    except ApiError as exc:
+    except RuleViolation as exc:
         return _forbidden(ctx, exc.message)
     d = ctx.registry.variant(row.algorithm, row.algorithm_version, row.overrides)
     spec = d.trigger(trigger)
@@ -478,14 +479,11 @@ async def fire(request: Request, ref: str) -> Response:
                           message=i18n.t("form.errors", ctx.lang), status=422)
     payload.update(prefill)
     try:
-        def in_scope(case) -> None:  # the API's scope check, on every case the trigger touches (a link's too)
-            check_case(p, ctx.directory, case.ref, case.region, case.bindings)
-
-        result = await run_write(request, ctx.engine.fire, ref, trigger, p.body_id, payload, expected_version=version,
-                                 check=in_scope)
-    except ApiError as exc:  # the case left the caller's scope since the page was read (a transfer)
-        return _forbidden(ctx, exc.message)
+        result = await run_write(request, request.app.state.commands.handle,
+                                 Fire(ref, trigger, payload, expected_version=version), p)
     except RuleViolation as exc:
+        if exc.code == "forbidden" and exc.field is None:  # the case left the caller's scope since the page was read
+            return _forbidden(ctx, exc.message)
         if exc.code == "conflict":
             return _task_view(ctx, ref, key, trigger, values=values, version=version, conflict=True,
                               message=i18n.t("form.conflict", ctx.lang), status=409)
@@ -495,7 +493,7 @@ async def fire(request: Request, ref: str) -> Response:
                 return _task_view(ctx, ref, key, trigger, values=values, version=version,
                                   errors={field: f"{i18n.t('form.invalid', ctx.lang)}: {exc.message}"},
                                   message=i18n.t("form.errors", ctx.lang), status=422)
-        status = {"forbidden": 403, "invalid_data": 422}.get(exc.code, 409)
+        status = status_of(exc.code)
         return _task_view(ctx, ref, key, trigger, values=values, version=version, status=status,
                           message=f"{i18n.t('form.rejected', ctx.lang)}: {exc.code} — {exc.message}")
     return RedirectResponse(f"/cases/{quote(result.ref)}?" + urlencode({"fired": trigger}), status_code=303)
@@ -583,7 +581,7 @@ def case_page(request: Request, ref: str) -> Response:
             return _error(ctx, 404, i18n.t("error.not_found", lang))
         try:
             check_case(p, ctx.directory, row.ref, row.region, row.bindings)
-        except ApiError as exc:
+        except RuleViolation as exc:
             return _forbidden(ctx, exc.message)
         detail = case_detail(conn, ref, ctx.registry, ctx.directory, now=now)
         events = history(conn, ref)["events"]
@@ -694,7 +692,7 @@ def _may_read_personal(p: Principal, row) -> bool:
     try:
         check_personal(p, row.ref, row.region, row.bindings)
         return True
-    except ApiError:
+    except RuleViolation:
         return False
 
 
@@ -741,7 +739,7 @@ def _personal_case(ctx: Ctx, ref: str):
     try:
         check_case(ctx.principal, ctx.directory, row.ref, row.region, row.bindings)
         check_personal(ctx.principal, row.ref, row.region, row.bindings)
-    except ApiError as exc:
+    except RuleViolation as exc:
         return None, _forbidden(ctx, exc.message)
     return row, None
 
@@ -755,17 +753,14 @@ async def personal_read(request: Request, ref: str) -> Response:
     row, refused = _personal_case(ctx, ref)
     if refused is not None:
         return refused
-    from states.personal_data import PersonalDataError, check_purpose, read_personal
-    purpose = _one(form, "purpose")
+    from states.personal_data import PersonalDataError
     try:
-        note = check_purpose(purpose, _one(form, "note"))
+        data = await run_write(request, request.app.state.commands.handle,
+                               ReadPersonalData(row.ref, _one(form, "purpose"), _one(form, "note")), ctx.principal)
     except RuleViolation as exc:
         return render("personal.html", ctx.page(ref=ref, data=None, purposes=_purposes(ctx),
                                                 error=f"{i18n.t('form.invalid', ctx.lang)}: {exc.message}"),
-                      status=422)
-    try:
-        data = await run_write(request, read_personal, ctx.engine.db, actor=ctx.principal.body_id,
-                               purpose=purpose, note=note, case_ref=row.ref)
+                      status=status_of(exc.code))
     except PersonalDataError as exc:
         return render("personal.html", ctx.page(ref=ref, data=None, error=exc.message, purposes=_purposes(ctx)),
                       status=410)
@@ -885,7 +880,7 @@ async def launch(request: Request) -> Response:
         return _launch_view(ctx, None, message=i18n.t("form.rejected", ctx.lang), status=422)
     try:
         check_launch(p, region)
-    except ApiError as exc:
+    except RuleViolation as exc:
         return _forbidden(ctx, exc.message)
     d = ctx.registry.latest(algorithm)
     payload, errors = forms.parse(d.spec.launch.data, form, ctx.lang)
@@ -893,12 +888,12 @@ async def launch(request: Request) -> Response:
         return _launch_view(ctx, algorithm, values=values, errors=errors, message=i18n.t("form.errors", ctx.lang),
                             status=422)
     try:
-        result = await run_write(request, ctx.engine.launch, algorithm, region, p.body_id, payload)
+        result = await run_write(request, request.app.state.commands.handle, Launch(algorithm, region, payload), p)
     except RuleViolation as exc:
         if exc.code == "invalid_data" and exc.field and exc.field not in ("region", "algorithm", "actor"):
             return _launch_view(ctx, algorithm, values=values, status=422, message=i18n.t("form.errors", ctx.lang),
                                 errors={exc.field: f"{i18n.t('form.invalid', ctx.lang)}: {exc.message}"})
-        return _launch_view(ctx, algorithm, values=values, status=403 if exc.code == "forbidden" else 422,
+        return _launch_view(ctx, algorithm, values=values, status=status_of(exc.code),
                             message=f"{i18n.t('form.rejected', ctx.lang)}: {exc.code} — {exc.message}")
     return RedirectResponse(f"/cases/{quote(result.ref)}?launched=1", status_code=303)
 
@@ -1110,7 +1105,7 @@ def compliance_csv(request: Request) -> Response:
         return _forbidden(ctx)
     try:
         summary, start, end, region = _compliance_rows(ctx, request)
-    except ApiError as exc:
+    except RuleViolation as exc:
         return _forbidden(ctx, exc.message)
     part = request.query_params.get("part") or "tasks"
     if part not in PARTS:
@@ -1204,7 +1199,7 @@ def audit_page(request: Request) -> Response:
         return _forbidden(ctx)
     try:
         summary, start, end, region = _compliance_rows(ctx, request)
-    except ApiError as exc:
+    except RuleViolation as exc:
         return _forbidden(ctx, exc.message)
     table = []
     for r in summary.rows:

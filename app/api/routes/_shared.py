@@ -9,11 +9,12 @@ from pydantic_core import to_json
 
 from states.queries import load_case_row
 
-from ..access import Principal, check_case
-from ..auth import current_principal, get_engine
+from states.access import Principal, check_case
+from ..auth import current_principal, get_commands, get_engine
 
 Caller = Annotated[Principal, Depends(current_principal)]
 Engine = Annotated[object, Depends(get_engine)]
+Commands = Annotated[object, Depends(get_commands)]  # states.handling.Handler: the one way to write
 Ref = Annotated[str, Path(min_length=1, max_length=40, description="Case reference, e.g. VR-75-000001.",
                           examples=["VR-75-000001"])]
 

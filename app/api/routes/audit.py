@@ -17,7 +17,7 @@ from states.personal_data import access_log_for_case
 from states.queries import replay_at
 from states.verify import verify_all, verify_case
 
-from ..access import AUDIT, COMPLIANCE, compliance_region, require_role
+from states.access import AUDIT, COMPLIANCE, compliance_region, require_role
 from ..errors import responses
 from ..models import AccessLogEntry, Compliance, Replay, VerifyResult
 from ..query_check import QueryCheckedRoute

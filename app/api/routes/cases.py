@@ -6,16 +6,16 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
-from states.personal_data import check_purpose, read_personal
+from states.access import scope_for
+from states.commands import Fire, Launch, ReadPersonalData
 from states.queries import case_actions, case_detail, case_link, history, list_cases
 
-from ..access import FIRE, LAUNCH, check_case, check_launch, check_personal, require_role, scope_for
 from ..errors import responses
 from ..models import (FIRE_EXAMPLE, LAUNCH_EXAMPLE, ActionView, CaseDetail, CasePage, FireRequest, History,
                       LaunchRequest, Outcome, PersonalData, Purpose)
 from ..query_check import QueryCheckedRoute
-from ..writes import gate, run_read, run_write
-from ._shared import Caller, Engine, Ref, base_url, json_response, readable_case
+from ..writes import run_read, run_write
+from ._shared import Caller, Commands, Engine, Ref, base_url, json_response, readable_case
 
 router = APIRouter(route_class=QueryCheckedRoute, tags=["cases"])
 
@@ -27,17 +27,15 @@ def _outcome(request: Request, result) -> dict:
 
 @router.post("/cases", status_code=201, response_model=Outcome, responses=responses(401, 403, 409, 422),
              summary="Launch a case (coordinator, agency)")
-async def launch(request: Request, principal: Caller, engine: Engine,
+async def launch(request: Request, principal: Caller, commands: Commands,
                  body: Annotated[LaunchRequest, Body(openapi_examples={"bullying report": {
                      "summary": "A bullying report in Almaty (as kz-75.education_department)",
                      "value": LAUNCH_EXAMPLE}})]) -> JSONResponse:
     """Open a case as the token's body. The engine's launch rules apply (which body types may
     launch the algorithm, in which region); a regional coordinator launches in its own region.
     Answers 201 with the reference, the first state and the case version to fire against."""
-    require_role(principal, LAUNCH, "launching a case")
-    check_launch(principal, body.region)
-    result = await run_write(request, engine.launch, body.algorithm, body.region, principal.body_id, body.data,
-                             version=body.algorithm_version)
+    result = await run_write(request, commands.handle,
+                             Launch(body.algorithm, body.region, body.data, body.algorithm_version), principal)
     return JSONResponse(Outcome(**_outcome(request, result)).model_dump(mode="json"), status_code=201,
                         headers={"Location": f"/api/v1/cases/{result.ref}"})
 
@@ -100,25 +98,20 @@ async def actions(request: Request, ref: Ref, principal: Caller, engine: Engine)
 
 @router.post("/cases/{ref}/fire", response_model=Outcome, responses=responses(401, 403, 404, 409, 422),
              summary="Fire a trigger (agency)")
-async def fire(request: Request, ref: Ref, principal: Caller, engine: Engine,
+async def fire(request: Request, ref: Ref, principal: Caller, commands: Commands,
                body: Annotated[FireRequest, Body(openapi_examples={"assess": {
                    "summary": "The school assesses a fresh bullying report (as kz-75.school-1)",
                    "value": FIRE_EXAMPLE}})]) -> dict:
     """Fire `trigger` as the token's body, at the case `version` the caller read. Rejections carry
     the spec's codes: `conflict` if the case moved since that version (read it again),
     `invalid_transition`, `forbidden`, `invalid_data` (names the field), `guard_failed`."""
-    require_role(principal, FIRE, "firing a trigger")
-
-    def in_scope(case) -> None:  # 403 before anything else if the case is not the caller's
-        check_case(principal, engine.svc.directory, case.ref, case.region, case.bindings)
-
-    return _outcome(request, await run_write(request, engine.fire, ref, body.trigger, principal.body_id, body.data,
-                                             expected_version=body.version, check=in_scope))
+    return _outcome(request, await run_write(request, commands.handle,
+                                             Fire(ref, body.trigger, body.data, body.version), principal))
 
 
 @router.get("/cases/{ref}/personal", response_model=PersonalData, responses=responses(401, 403, 404, 410, 422, 503),
             summary="The child's personal data (need to know; logged)")
-def personal(request: Request, ref: Ref, principal: Caller, engine: Engine,
+async def personal(request: Request, ref: Ref, principal: Caller, commands: Commands,
              purpose: Annotated[Purpose, Query(description="Why it is needed, one of the codes; recorded.",
                                                examples=["medical_examination"])],
              note: Annotated[Optional[str], Query(max_length=200, description=(
@@ -128,9 +121,5 @@ def personal(request: Request, ref: Ref, principal: Caller, engine: Engine,
     social services, psychological centre, consilium or KDN bound to the case may read it; every
     read (and every refusal by the store) is recorded in the case's access log with the purpose
     code and the note. The note is cleared when the child's data is erased."""
-    note = check_purpose(purpose, note)
-    row = readable_case(engine, principal, ref)
-    check_personal(principal, row.ref, row.region, row.bindings)
-    with gate(request):  # the access log row is a write
-        data = read_personal(engine.db, actor=principal.body_id, purpose=purpose, note=note, case_ref=row.ref)
-    return {"ref": row.ref, "data": data, "logged": True}
+    data = await run_write(request, commands.handle, ReadPersonalData(ref, purpose, note), principal)
+    return {"ref": ref, "data": data, "logged": True}

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 
 from states.queries import inbox as inbox_query
 
-from ..access import INBOX, require_role
+from states.access import INBOX, require_role
 from ..errors import responses
 from ..models import Inbox
 from ..query_check import QueryCheckedRoute

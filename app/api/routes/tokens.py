@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Request
 
 from states.tokens import create_token, list_tokens, revoke_token
 
-from ..access import TOKENS, require_role
+from states.access import TOKENS, require_role
 from ..errors import responses
 from ..models import TokenCreate, TokenCreated, TokenView
 from ..query_check import QueryCheckedRoute

@@ -1,0 +1,57 @@
+"""Commands: what an entrypoint asks the domain to do, as small typed objects.
+
+The API, the pages, the command line and the flows build one of these and hand it, with the
+caller (`states.access.Principal`), to `states.handling.Handler`, which owns the transaction, the
+caller's authority and scope, and the error. Nothing else writes a case.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Open a case of `algorithm` in `region` with its launch data (latest version unless named)."""
+    algorithm: str
+    region: str
+    data: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Fire:
+    """Fire `trigger` on case `ref`, at the case version the caller read (if given)."""
+    ref: str
+    trigger: str
+    data: dict[str, Any] = field(default_factory=dict)
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Move case `ref` to another region (the cross-cutting `transfer` trigger)."""
+    ref: str
+    to_region: str
+    to_school: str | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class ReadPersonalData:
+    """Read the child's personal data of case `ref` for a stated purpose (a code); logged."""
+    ref: str
+    purpose: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ErasePersonalData:
+    """Erase a child's personal data for good: `subject` is a subject id or one of its cases' refs."""
+    subject: str
+    force: bool = False
+    retention_days: int | None = None
+    note: str | None = None
+
+
+Command = Launch | Fire | Transfer | ReadPersonalData | ErasePersonalData

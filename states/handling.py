@@ -1,0 +1,88 @@
+"""The one handler of each command: it checks the caller's role and scope, runs the command in one
+transaction (the engine's, or the personal-data store's), and raises the spec's coded error.
+
+Every entrypoint (API, pages, CLI, flows) sends its commands here; the HTTP status of an error is
+chosen once, from its code, at the edge (app/errors.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from . import tables as T
+from .access import FIRE, LAUNCH, Principal, check_case, check_launch, check_personal, require_role
+from .clock import utcnow
+from .commands import Command, ErasePersonalData, Fire, Launch, ReadPersonalData, Transfer
+from .db import scrub
+from .errors import RuleViolation
+from .personal_data import check_purpose, erase_subject, read_personal, subject_of_case
+from .queries import load_case_row
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure did: the subject, its cases, and whether the store files are clean yet."""
+    subject_id: str
+    refs: tuple[str, ...]
+    scrubbed: bool
+
+
+class Handler:
+    """Handles commands on one engine. `handle(command, caller)`; `now` only for simulations."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self._by_type = {Launch: self.launch, Fire: self.fire, Transfer: self.transfer,
+                         ReadPersonalData: self.read_personal_data, ErasePersonalData: self.erase_personal_data}
+
+    def handle(self, command: Command, caller: Principal, *, now: datetime | None = None) -> Any:
+        handler = self._by_type.get(type(command))
+        if handler is None:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        return handler(command, caller, now)
+
+    # ------------------------------------------------------------------ cases
+    def launch(self, cmd: Launch, caller: Principal, now: datetime | None):
+        require_role(caller, LAUNCH, "launching a case")
+        check_launch(caller, cmd.region)
+        return self.engine.launch(cmd.algorithm, cmd.region, caller.body_id, dict(cmd.data or {}), now=now,
+                                  version=cmd.version)
+
+    def fire(self, cmd: Fire, caller: Principal, now: datetime | None):
+        require_role(caller, FIRE, "firing a trigger")
+        directory = self.engine.svc.directory
+
+        def in_scope(case) -> None:  # on the case as loaded for the write, and on every case it names
+            check_case(caller, directory, case.ref, case.region, case.bindings)
+
+        return self.engine.fire(cmd.ref, cmd.trigger, caller.body_id, dict(cmd.data or {}), now=now,
+                                expected_version=cmd.expected_version, check=in_scope)
+
+    def transfer(self, cmd: Transfer, caller: Principal, now: datetime | None):
+        data = {"to_region": cmd.to_region, **({"to_school": cmd.to_school} if cmd.to_school else {})}
+        return self.fire(Fire(cmd.ref, "transfer", data, cmd.expected_version), caller, now)
+
+    # ------------------------------------------------------------------ personal data
+    def read_personal_data(self, cmd: ReadPersonalData, caller: Principal, now: datetime | None) -> dict:
+        note = check_purpose(cmd.purpose, cmd.note)
+        with self.engine.reader() as conn:
+            row = load_case_row(conn, cmd.ref)
+        check_case(caller, self.engine.svc.directory, row.ref, row.region, row.bindings)
+        check_personal(caller, row.ref, row.region, row.bindings)
+        return read_personal(self.engine.db, actor=caller.body_id, purpose=cmd.purpose, note=note,
+                             case_ref=row.ref, now=now)
+
+    def erase_personal_data(self, cmd: ErasePersonalData, caller: Principal, now: datetime | None) -> Erased:
+        if not caller.trusted and caller.role != "admin":
+            raise RuleViolation("forbidden", "erasing personal data is for an administrator")
+        with self.engine.db.begin() as conn:
+            found = conn.execute(select(T.subjects.c.id).where(T.subjects.c.id == cmd.subject)).first()
+            subject_id = found.id if found else subject_of_case(conn, cmd.subject)
+            refs = tuple(conn.execute(select(T.cases.c.ref).where(T.cases.c.subject_id == subject_id)
+                                      .order_by(T.cases.c.id)).scalars())
+            erase_subject(conn, subject_id, actor=caller.body_id, now=now or utcnow(),
+                          retention_days=cmd.retention_days, force=cmd.force, purpose=cmd.note)
+        return Erased(subject_id, refs, scrub(self.engine.db))
