@@ -328,7 +328,7 @@ def test_output_is_deterministic_and_ignores_deployment_overrides(tmp_path, monk
 
 def test_docs_command_check(tmp_path, monkeypatch):
     import typer
-    import app.algorithm_docs as docs
+    import app.algorithm_docs.command as docs
 
     cli = typer.Typer()
     cli.command("docs")(docs_command)
