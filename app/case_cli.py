@@ -18,6 +18,15 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
+import yaml
+
+from states.calendar import KZ_TZ
+from states.clock import iso
+from states.store import open_engine
+from states.tokens import ROLES, create_token, list_tokens, revoke_token
+
+from app.case_backends import Remote, backend_for, run
+from app.presenters import iter_pages
 
 API_HELP = "Base URL of a running Qorgau API (env QORGAU_API_URL); without it, the local store is used."
 TOKEN_HELP = "API token (env QORGAU_TOKEN); the API acts as the token's body."
@@ -27,130 +36,6 @@ JsonOpt = typer.Option(False, "--json", help="Print the API's JSON.")
 
 token_app = typer.Typer(help="API tokens: each bound to one body and one role (coordinator, agency, auditor, "
                              "admin); the secret is shown once and stored hashed.", no_args_is_help=True)
-
-
-# ------------------------------------------------------------------------------------------ backends
-
-def _as(model_name: str, value: Any) -> Any:
-    """A local result in the exact JSON shape the API gives (through the same response model)."""
-    from pydantic import TypeAdapter
-
-    from app.api import models
-    model = getattr(models, model_name)
-    if isinstance(value, list):
-        return TypeAdapter(list[model]).dump_python(TypeAdapter(list[model]).validate_python(value), mode="json")
-    return model.model_validate(value).model_dump(mode="json")
-
-
-class Local:
-    """The local store, as the operator (trusted): `actor` names the acting body."""
-
-    def __init__(self):
-        from states.handling import Handler
-        from states.store import open_engine
-        self.engine = open_engine()
-        self.directory = self.engine.svc.directory
-        self.commands = Handler(self.engine)
-
-    def _operator(self, body_id: Optional[str], option: str):
-        from states.access import operator
-        return operator(self.directory.get(self._body(body_id, option)))
-
-    def _body(self, body_id: Optional[str], option: str) -> str:
-        if not body_id:
-            raise typer.BadParameter("name the acting body (local mode trusts the operator), or use --api and "
-                                     "--token to act as a token's body", param_hint=option)
-        if self.directory.find(body_id) is None:
-            raise typer.BadParameter(f"unknown body {body_id!r}; use a directory id such as kz-75.police",
-                                     param_hint=option)
-        return body_id
-
-    def launch(self, algorithm, region, data, algorithm_version, actor) -> dict:
-        from states.queries import case_link
-        from states.commands import Launch
-        r = self.commands.handle(Launch(algorithm, region, data, algorithm_version), self._operator(actor, "--actor"))
-        return _as("Outcome", {"ref": r.ref, "state": r.state, "version": r.version, "outcome": r.outcome,
-                               "spawned": list(r.spawned), "link": case_link(None, r.ref)})
-
-    def fire(self, ref, trigger, data, version, actor) -> dict:
-        from states.queries import case_link
-        from states.commands import Fire
-        r = self.commands.handle(Fire(ref, trigger, data, version), self._operator(actor, "--actor"))
-        return _as("Outcome", {"ref": r.ref, "state": r.state, "version": r.version, "outcome": r.outcome,
-                               "spawned": list(r.spawned), "link": case_link(None, r.ref)})
-
-    def inbox(self, body, overdue, limit, offset) -> dict:
-        from states.queries import inbox
-        body = self._body(body, "--body")
-        with self.engine.reader() as conn:
-            return _as("Inbox", inbox(conn, body, self.engine.registry, self.directory, overdue_only=overdue,
-                                      limit=limit, offset=offset))
-
-    def cases(self, **filters) -> dict:
-        from states.queries import list_cases
-        with self.engine.reader() as conn:
-            return _as("CasePage", list_cases(conn, self.engine.registry, **filters))
-
-    def case(self, ref) -> dict:
-        from states.queries import case_detail
-        with self.engine.reader() as conn:
-            return _as("CaseDetail", case_detail(conn, ref, self.engine.registry, self.directory,
-                                                 catalogue=self.engine.svc.catalogue))
-
-    def history(self, ref) -> dict:
-        from states.queries import history
-        with self.engine.reader() as conn:
-            return _as("History", history(conn, ref))
-
-
-class Remote:
-    """A running API, as the token's body (`--actor`/`--body` are not needed and are ignored)."""
-
-    def __init__(self, url: str, token: Optional[str]):
-        from app.client import Client
-        if not token:
-            raise typer.BadParameter("--api needs --token (or QORGAU_TOKEN)", param_hint="--token")
-        self.api = Client(url, token)
-
-    def launch(self, algorithm, region, data, algorithm_version, actor) -> dict:
-        return self.api.launch(algorithm, region, data, algorithm_version)
-
-    def fire(self, ref, trigger, data, version, actor) -> dict:
-        if version is None:  # the API always checks the version: fire against the one just read
-            version = self.api.case(ref)["version"]
-        return self.api.fire(ref, trigger, data, version=version)
-
-    def inbox(self, body, overdue, limit, offset) -> dict:
-        return self.api.inbox(overdue=overdue, limit=limit, offset=offset)
-
-    def cases(self, **filters) -> dict:
-        return self.api.cases(**filters)
-
-    def case(self, ref) -> dict:
-        return self.api.case(ref)
-
-    def history(self, ref) -> dict:
-        return self.api.history(ref)
-
-
-def _backend(api: Optional[str], token: Optional[str]):
-    return Remote(api, token) if api else Local()
-
-
-def _run(action: Callable[[], Any]) -> Any:
-    """Run an action; a rejection prints `error: CODE: message` and exits 1."""
-    from app.client import ApiError
-    from states.errors import RuleViolation
-    from states.tokens import TokenError
-    try:
-        return action()
-    except (RuleViolation, ApiError) as exc:
-        field = f" (field: {exc.field})" if getattr(exc, "field", None) else ""
-        typer.echo(f"error: {exc.code}: {exc.message}{field}", err=True)
-        raise typer.Exit(1)
-    except TokenError as exc:
-        typer.echo(f"error: invalid_data: {exc.message}", err=True)
-        raise typer.Exit(1)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -168,7 +53,6 @@ def parse_data(text: Optional[str], option: str = "--data") -> dict:
             raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=option) from None
     try:
         if text.startswith("@") and text.endswith((".yaml", ".yml")):
-            import yaml
             value = _plain(yaml.safe_load(source))
         else:
             value = json.loads(source)
@@ -196,9 +80,6 @@ def _when(iso_text: Optional[str]) -> str:
     """An ISO instant as 'YYYY-MM-DD HH:MM' Kazakhstan time."""
     if not iso_text:
         return "-"
-    from datetime import datetime
-
-    from states.calendar import KZ_TZ
     return datetime.fromisoformat(iso_text.replace("Z", "+00:00")).astimezone(KZ_TZ).strftime("%Y-%m-%d %H:%M")
 
 
@@ -219,7 +100,6 @@ def _all_pages(fetch: Callable[[int, int], dict], label: str, limit: int, every:
     """One page, or (`every`) every page with a progress counter, merged."""
     if not every:
         return fetch(limit, 0)
-    from states.queries import iter_pages
     merged: dict = {}
     show = _progress(label)
     for page in iter_pages(fetch, page_size=200):
@@ -264,8 +144,8 @@ def launch_command(
         qorgau launch violence-report -r KZ-75 --data @report.json --api http://localhost:8000 --token $T
     """
     payload = parse_data(data)
-    backend = _backend(api, token)
-    out = _run(lambda: backend.launch(algorithm, region, payload, algorithm_version, actor))
+    backend = backend_for(api, token)
+    out = run(lambda: backend.launch(algorithm, region, payload, algorithm_version, actor))
     if as_json:
         _print_json(out)
         return
@@ -293,8 +173,8 @@ def fire_command(
             -d '{"outcome": "criminal_case", "register": "erdr", "registry_number": "261500031000123"}'
     """
     payload = parse_data(data)
-    backend = _backend(api, token)
-    out = _run(lambda: backend.fire(ref, trigger, payload, version, actor))
+    backend = backend_for(api, token)
+    out = run(lambda: backend.fire(ref, trigger, payload, version, actor))
     if as_json:
         _print_json(out)
         return
@@ -318,8 +198,8 @@ def inbox_command(
 
         qorgau inbox --overdue --json --api http://localhost:8000 --token $T
     """
-    backend = _backend(api, token)
-    out = _run(lambda: _all_pages(lambda n, o: backend.inbox(body, overdue, n, o), "tasks", limit, every))
+    backend = backend_for(api, token)
+    out = run(lambda: _all_pages(lambda n, o: backend.inbox(body, overdue, n, o), "tasks", limit, every))
     if as_json:
         _print_json(out)
         return
@@ -353,10 +233,10 @@ def cases_command(
 
         qorgau cases --critical --json --api http://localhost:8000 --token $T
     """
-    backend = _backend(api, token)
+    backend = backend_for(api, token)
     filters = {"region": region, "algorithm": algorithm, "state": state, "overdue": True if overdue else None,
                "critical": True if critical else None, "closed": False if open_only else None}
-    out = _run(lambda: _all_pages(lambda n, o: backend.cases(limit=n, offset=o, **filters), "cases", limit, every))
+    out = run(lambda: _all_pages(lambda n, o: backend.cases(limit=n, offset=o, **filters), "cases", limit, every))
     if as_json:
         _print_json(out)
         return
@@ -379,8 +259,8 @@ def show_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-75
 
         qorgau show VR-75-000001 --json --api http://localhost:8000 --token $T
     """
-    backend = _backend(api, token)
-    c = _run(lambda: backend.case(ref))
+    backend = backend_for(api, token)
+    c = run(lambda: backend.case(ref))
     if as_json:
         _print_json(c)
         return
@@ -414,8 +294,8 @@ def history_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR
 
         qorgau history VR-75-000001 --json --api http://localhost:8000 --token $T
     """
-    backend = _backend(api, token)
-    h = _run(lambda: backend.history(ref))
+    backend = backend_for(api, token)
+    h = run(lambda: backend.history(ref))
     if as_json:
         _print_json(h)
         return
@@ -435,7 +315,6 @@ def _token_line(t: dict) -> str:
 
 
 def _token_dict(token) -> dict:
-    from states.clock import iso
     return {"id": token.id, "prefix": token.prefix, "body_id": token.body_id, "role": token.role, "label": token.label,
             "created_at": iso(token.created_at), "revoked_at": token.revoked_at and iso(token.revoked_at),
             "last_used_at": token.last_used_at and iso(token.last_used_at)}
@@ -454,16 +333,13 @@ def token_create(body: str = typer.Option(..., "--body", "-b", help="The body th
 
         qorgau token create --body kz-75.education_department --role coordinator
     """
-    from states.tokens import ROLES
     if role not in ROLES:
         raise typer.BadParameter(f"must be one of {', '.join(ROLES)}", param_hint="--role")
     if api:
-        out = _run(lambda: Remote(api, token).api.create_token(body, role, label))
+        out = run(lambda: Remote(api, token).api.create_token(body, role, label))
     else:
-        from states.store import open_engine
-        from states.tokens import create_token
         engine = open_engine()
-        secret, created = _run(lambda: create_token(engine.db, body, role, label))
+        secret, created = run(lambda: create_token(engine.db, body, role, label))
         out = {**_token_dict(created), "token": secret}
     if as_json:
         _print_json(out)
@@ -480,10 +356,8 @@ def token_list(as_json: bool = JsonOpt, api: Optional[str] = ApiOpt, token: Opti
     Example: qorgau token list
     """
     if api:
-        out = _run(lambda: Remote(api, token).api.tokens())
+        out = run(lambda: Remote(api, token).api.tokens())
     else:
-        from states.store import open_engine
-        from states.tokens import list_tokens
         engine = open_engine()
         with engine.reader() as conn:
             out = [_token_dict(t) for t in list_tokens(conn)]
@@ -505,12 +379,10 @@ def token_revoke(which: str = typer.Argument(..., help="The token's id or prefix
     if api:
         if not which.isdigit():
             raise typer.BadParameter("through the API, revoke by id (see `qorgau token list`)", param_hint="WHICH")
-        out = _run(lambda: Remote(api, token).api.revoke_token(int(which)))
+        out = run(lambda: Remote(api, token).api.revoke_token(int(which)))
     else:
-        from states.store import open_engine
-        from states.tokens import revoke_token
         engine = open_engine()
-        out = _token_dict(_run(lambda: revoke_token(engine.db, which)))
+        out = _token_dict(run(lambda: revoke_token(engine.db, which)))
     if as_json:
         _print_json(out)
         return

@@ -1,6 +1,7 @@
 """Read models over the case store: case lists, one case, a body's inbox, a case's history and its
-replay at a moment. Pure SQLAlchemy Core; no web framework. The HTTP API and the command line
-return exactly these dictionaries (times are aware UTC datetimes; `*_local` ones Kazakhstan time).
+replay at a moment. Pure SQLAlchemy Core; no web framework. Data only (times are aware UTC datetimes;
+`*_local` ones Kazakhstan time): the links to a case and the English durations the HTTP API and the
+command line add are `app.presenters`'.
 
 Access is not decided here: a caller passes a `Scope` (which regions and which bound bodies it may
 see) and list queries filter on it in SQL, so a page never holds a case outside the scope.
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import Connection, Text, and_, bindparam, case, cast, exists, func, select
 from sqlalchemy.orm import aliased
@@ -25,7 +27,10 @@ from .calendar import KZ_TZ
 from .clock import as_utc, iso, utcnow
 from .errors import RuleViolation
 from .authority import may_fire
+from .history import event_document
 from .replay import ESCALATION_LEVEL, replay
+from .reporting import missing_reports
+from .unit_of_work import CaseRecord
 
 MAX_PAGE = 500
 
@@ -68,44 +73,15 @@ def local(value: datetime | None) -> datetime | None:
     return value.astimezone(KZ_TZ) if value is not None else None
 
 
-def duration_text(seconds: float) -> str:
-    """A short human duration: '2 d 3 h', '5 h 10 min', '12 min'."""
-    minutes = int(abs(seconds) // 60)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {mins} min" if mins else f"{hours} h"
-    return f"{mins} min"
-
-
-def case_link(base_url: str | None, ref: str) -> str:
-    """The address a notification links to (QORGAU_BASE_URL + /cases/REF)."""
-    if base_url is None:
-        import os
-        base_url = os.environ.get("QORGAU_BASE_URL") or "http://localhost:8000"
-    return f"{base_url.rstrip('/')}/cases/{ref}"
-
-
 def _definition(registry, algorithm: str, version: int, overrides) -> Definition:
     return registry.variant(algorithm, version, overrides)
 
 
-_PARSED: dict[str, Any] = {}
-
-
+@lru_cache(maxsize=1024)
 def _parsed(json_text: str | None) -> Any:
     """A JSON column read as text, parsed once per distinct text (cases share a handful of
     overrides): the caller must not mutate the result."""
-    if json_text is None:
-        return None
-    found = _PARSED.get(json_text, _PARSED)
-    if found is _PARSED:
-        if len(_PARSED) > 1000:
-            _PARSED.clear()
-        found = _PARSED[json_text] = json.loads(json_text)
-    return found
+    return None if json_text is None else json.loads(json_text)
 
 
 def _state_title(d: Definition, state: str) -> dict[str, str]:
@@ -113,6 +89,8 @@ def _state_title(d: Definition, state: str) -> dict[str, str]:
     return spec.title.model_dump() if spec else {"kk": state, "ru": state, "en": state}
 
 
+# Keyed by the definition's content hash, not by the definition: a `Definition` (a dataclass) is
+# unhashable, so `functools.lru_cache` cannot key on it.
 _TITLES: dict[tuple[str, str, str], dict[str, str]] = {}
 
 
@@ -157,7 +135,7 @@ def load_case_row(conn: Connection, ref: str):
 def list_cases(conn: Connection, registry, scope: Scope = EVERYTHING, *, region: str | None = None,
                algorithm: str | None = None, state: str | None = None, overdue: bool | None = None,
                critical: bool | None = None, closed: bool | None = None, limit: int = 50, offset: int = 0,
-               now: datetime | None = None, base_url: str | None = None) -> dict[str, Any]:
+               now: datetime | None = None) -> dict[str, Any]:
     """A page of cases in the scope matching the filters, most recently changed first:
     `{"total", "limit", "offset", "items": [...]}`. `overdue`: has an open task past its due."""
     now = as_utc(now or utcnow())
@@ -195,7 +173,7 @@ def list_cases(conn: Connection, registry, scope: Scope = EVERYTHING, *, region:
             "region": r.region, "state": r.state, "state_title": title(d, "state", r.state), "version": r.version,
             "critical": bool(r.critical), "outcome": r.outcome, "created_at": r.created_at,
             "updated_at": r.updated_at, "closed_at": r.closed_at, "open_tasks": n_open, "overdue_tasks": n_late,
-            "next_due": next_due, "next_due_local": local(next_due), "link": case_link(base_url, r.ref)})
+            "next_due": next_due, "next_due_local": local(next_due)})
     return {"total": total, "limit": limit, "offset": max(0, int(offset)), "items": items}
 
 
@@ -214,7 +192,7 @@ def _levels(conn: Connection, case_id: int) -> dict[str, int]:
 
 
 def case_detail(conn: Connection, ref: str, registry, directory, *, now: datetime | None = None,
-                base_url: str | None = None, catalogue=None) -> dict[str, Any]:
+                catalogue=None) -> dict[str, Any]:
     """One case: state, version, bound bodies, tasks with dues and escalation levels, links; for a
     consolidated half-year plan report (given the plan's `catalogue`), the quarterly reports missing."""
     now = as_utc(now or utcnow())
@@ -237,7 +215,7 @@ def case_detail(conn: Connection, ref: str, registry, directory, *, now: datetim
     open_levels = [t["level"] for t in tasks if t["status"] == "open"]
     state_spec = d.spec.states.get(c["state"])
     return {
-        "ref": c["ref"], "link": case_link(base_url, c["ref"]),
+        "ref": c["ref"],
         "algorithm": {"id": d.id, "version": d.version, "title": d.spec.title.model_dump()},
         "region": c["region"],
         "state": {"name": c["state"], "title": _state_title(d, c["state"]),
@@ -254,8 +232,6 @@ def case_detail(conn: Connection, ref: str, registry, directory, *, now: datetim
 def _missing_reports(conn: Connection, row, catalogue, directory) -> list[dict[str, str]] | None:
     if catalogue is None or "-H" not in str((row.data or {}).get("period", "")):
         return None
-    from .reporting import missing_reports
-    from .unit_of_work import CaseRecord
     return missing_reports(conn, CaseRecord.from_row(row), catalogue, directory)
 
 
@@ -275,7 +251,6 @@ def history(conn: Connection, ref: str) -> dict[str, Any]:
 
 def replay_at(conn: Connection, ref: str, at: datetime) -> dict[str, Any]:
     """The case as its history alone makes it at the moment `at` (dues and bindings as recorded)."""
-    from .history import event_document
     row = load_case_row(conn, ref)
     at = as_utc(at)
     rows = conn.execute(select(T.events).where(T.events.c.case_id == row.id).order_by(T.events.c.seq)).all()
@@ -298,6 +273,7 @@ def replay_at(conn: Connection, ref: str, at: datetime) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- inbox
 
+# Keyed by the definition's content hash: a `Definition` is unhashable (see `_TITLES`).
 _FIELD_CACHE: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
 
@@ -387,8 +363,7 @@ _INBOX_COUNTS = {late_only: select(_count(*where).scalar_subquery(), _count(_LAT
 
 
 def inbox(conn: Connection, body_id: str, registry, directory, *, now: datetime | None = None,
-          overdue_only: bool = False, limit: int = 100, offset: int = 0,
-          base_url: str | None = None) -> dict[str, Any]:
+          overdue_only: bool = False, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     """The open tasks of one body, overdue first then soonest due (ascending due does both), each with
     its case and the triggers that complete it which this body may fire in the case's current state.
     No personal data. `{"body_id", "total", "overdue", "items": [...]}`. One statement (two for a page
@@ -419,12 +394,10 @@ def inbox(conn: Connection, body_id: str, registry, directory, *, now: datetime 
         items.append({
             "case": {"ref": ref, "algorithm": algorithm, "algorithm_title": title(d, "algorithm"),
                      "region": region, "state": state, "state_title": title(d, "state", state),
-                     "version": version, "critical": bool(critical), "link": case_link(base_url, ref)},
+                     "version": version, "critical": bool(critical)},
             "task": {"key": key, "kind": kind, "title": title(d, "task", kind), "serves": serves,
                      "serves_kind": serves_kind, "opened_at": opened_at, "due": due, "due_local": local(due),
-                     "overdue": left < 0, "seconds_left": int(left),
-                     "late_by": duration_text(left) if left < 0 else None,
-                     "time_left": duration_text(left) if left >= 0 else None},
+                     "overdue": left < 0, "seconds_left": int(left)},
             "actions": actions})
     return {"body_id": body_id, "total": int(counts[0]), "overdue": int(counts[1] or 0), "items": items}
 
@@ -459,17 +432,5 @@ def descendants(directory, body_id: str) -> frozenset[str]:
     return frozenset([body_id] + [b.id for b in directory.bodies() if directory.is_supervisor(body_id, b.id)])
 
 
-def iter_pages(fetch, page_size: int = 200) -> Iterable[dict[str, Any]]:
-    """Pages of a paged read model (`fetch(limit, offset)`), until all `total` items are seen."""
-    offset = 0
-    while True:
-        page = fetch(page_size, offset)
-        yield page
-        offset += len(page["items"])
-        if not page["items"] or offset >= page["total"]:
-            return
-
-
 __all__ = ["Scope", "EVERYTHING", "list_cases", "case_detail", "history", "replay_at", "inbox", "case_actions",
-           "algorithms", "may_fire", "task_actions", "completing_triggers", "descendants", "load_case_row",
-           "duration_text", "case_link", "iter_pages"]
+           "algorithms", "may_fire", "task_actions", "completing_triggers", "descendants", "load_case_row"]

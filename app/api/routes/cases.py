@@ -8,7 +8,9 @@ from fastapi.responses import JSONResponse
 
 from states.access import scope_for
 from states.commands import Fire, Launch, ReadPersonalData
-from states.queries import case_actions, case_detail, case_link, history, list_cases
+from states.queries import case_actions, history
+
+from app.presenters import case_detail, case_link, list_cases
 
 from ..errors import responses
 from ..models import (FIRE_EXAMPLE, LAUNCH_EXAMPLE, ActionView, CaseDetail, CasePage, FireRequest, History,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from states.queries import inbox as inbox_query
+from app.presenters import inbox as inbox_query
 
 from states.access import INBOX, require_role
 from ..errors import responses
