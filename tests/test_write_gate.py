@@ -19,7 +19,7 @@ import pytest
 from app.api import create_app
 from app.api.server import _FATAL_WITHIN, ServerThread
 from deployments.ports import free_port
-from app.api.writes import WriteGate
+from app.store import SQLiteStore, WriteGate
 from states.db import WriteLockBusy, writes_fail_fast
 from states.store import open_engine
 from states.tokens import create_token
@@ -103,10 +103,10 @@ def test_a_fire_waits_for_another_worker_holding_the_gate_while_reads_are_answer
     _sqlite_only(engine)
     [ref] = _launch(engine)
     token = create_token(engine.db, SCHOOL, "agency")[0]
-    other_worker = WriteGate(engine)  # its own lock file handle: to flock, another process
+    other_worker = SQLiteStore(engine)  # its own lock file handles: to flock, another process's store
     with ServerThread(create_app(engine)) as server:
         _read_inbox(server.url, token)
-        with other_worker:
+        with other_worker.writing():
             thread, answer = _fire_in_background(server.url, token, ref)
             time.sleep(0.5)
             assert "response" not in answer
@@ -156,13 +156,13 @@ def test_the_kept_open_read_connection_sees_every_commit_at_once_and_survives_a_
         before = httpx.get(f"{server.url}/api/v1/inbox", headers=headers).json()["total"]
         _launch(engine)  # another connection commits a case with a task for this school
         assert httpx.get(f"{server.url}/api/v1/inbox", headers=headers).json()["total"] == before + 1
-        kept = getattr(app.state, "statement_connection", None)
+        kept = getattr(app.state.store, "kept_connection", None)
         if engine.db.dialect.name == "sqlite":
             assert kept is not None
             kept.connection.dbapi_connection.close()  # the kept connection breaks
         r = httpx.get(f"{server.url}/api/v1/inbox", headers=headers)
         assert r.status_code == 200 and r.json()["total"] == before + 1
-        assert getattr(app.state, "statement_connection", None) is not kept or kept is None
+        assert getattr(app.state.store, "kept_connection", None) is not kept or kept is None
         revoke_token(engine.db, stored.prefix)  # as `qorgau token revoke` does, from its own connection
         r = httpx.get(f"{server.url}/api/v1/inbox", headers=headers)
         assert (r.status_code, r.json()["code"]) == (401, "unauthenticated")

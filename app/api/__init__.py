@@ -17,10 +17,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
+from app.store import store_for
 from states.handling import Handler
 
 from . import docs, errors, transport
-from .writes import WriteGate, close_statement_connection
 from .routes import audit, cases, inbox, links, meta, tokens
 
 PREFIX = "/api/v1"
@@ -102,8 +102,8 @@ def _query_params_never_null(app: FastAPI) -> None:
 
 def _default_threads(engine) -> int:
     """Worker threads for the synchronous handlers: QORGAU_API_THREADS, else 4 on SQLite (the busy
-    handlers run in the event loop there, see writes.py; the rest are CPU-bound, and more threads only
-    queue on the GIL) and 8 on PostgreSQL (handlers wait on the network; fewer than the 15 pooled
+    writes and single-statement reads run in the event loop there, see app/store.py; the rest are
+    CPU-bound, and more threads only queue on the GIL) and 8 on PostgreSQL (handlers wait on the network; fewer than the 15 pooled
     connections)."""
     setting = os.environ.get(THREADS_ENV)
     if setting:
@@ -117,12 +117,12 @@ def _lifespan(threads: int):
         import anyio.to_thread
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         # The first fire would otherwise load the holiday tables while every request waits (SQLite
-        # writes run in the event loop).
+        # writes run in the event loop, app/store.py).
         app.state.engine.svc.calendar.prepare()
         try:
             yield
         finally:
-            close_statement_connection(app)
+            app.state.store.close()
     return lifespan
 
 
@@ -143,7 +143,7 @@ def create_app(engine=None, *, base_url: str | None = None, case_links: bool = T
     app.state.engine = engine
     app.state.commands = Handler(engine)
     app.state.base_url = base_url
-    app.state.write_gate = WriteGate(engine)
+    app.state.store = store_for(engine)  # the one way to the store, API and pages alike
     errors.install(app)
     app.add_middleware(_RejectNul)
     app.add_middleware(_ArrivalOrder)  # added last: the outermost of the app's own

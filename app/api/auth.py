@@ -9,7 +9,6 @@ from states.tokens import Token, find_active_on, needs_touch, touch
 
 from states.access import Principal
 from .errors import ApiError
-from .writes import run_statements, run_write
 
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
@@ -28,12 +27,12 @@ async def get_commands(request: Request):
 
 async def active_token(request: Request, secret: str) -> Token | None:
     """The active token whose secret this is, or None; records its use (`last_used_at`, once a minute).
-    The lookup (one statement) and the write run where the store's work runs (writes.py: in the event
-    loop on SQLite, the write behind the write gate; in the thread pool on PostgreSQL)."""
-    token = await run_statements(request, find_active_on, secret)
+    The lookup is one statement (`Store.statements`), the record one write."""
+    store = request.app.state.store
+    token = await store.statements(find_active_on, secret)
     now = utcnow()
     if token is not None and needs_touch(token, now):
-        await run_write(request, touch, request.app.state.engine.db, token, now)
+        await store.write(touch, request.app.state.engine.db, token, now)
     return token
 
 

@@ -99,7 +99,7 @@ def serve_http(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, l
                echo: Callable[[str], None] = print) -> int:
     """Serve the web pages and the HTTP API (no Prefect) on host:port until Ctrl-C or SIGTERM, in
     `workers` processes that share the port (SO_REUSEPORT: the kernel spreads connections over them;
-    SQLite writes queue on one file lock across them, see app/api/writes.py). The store is migrated
+    SQLite writes queue on one file lock across them, see app/store.py). The store is migrated
     here first. A worker that dies is restarted; one that dies within `_FATAL_WITHIN` seconds of
     starting stops them all (exit code 1). Returns the exit code."""
     from states.db import database_url

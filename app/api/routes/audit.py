@@ -21,7 +21,7 @@ from states.access import AUDIT, COMPLIANCE, compliance_region, require_role
 from ..errors import responses
 from ..models import AccessLogEntry, Compliance, Replay, VerifyResult
 from ..query_check import QueryCheckedRoute
-from ._shared import Caller, Engine, Ref, readable_case
+from ._shared import Caller, Engine, Ref, Store, readable_case
 
 router = APIRouter(route_class=QueryCheckedRoute, tags=["audit"])
 
@@ -39,50 +39,59 @@ def _verify_json(report) -> dict:
 
 @router.get("/cases/{ref}/replay", response_model=Replay, responses=responses(401, 403, 404, 422),
             summary="A case as it stood at a moment (auditor)")
-def replay(ref: Ref, principal: Caller, engine: Engine,
-           at: Annotated[Optional[datetime], Query(description="ISO time; without an offset, Kazakhstan time. "
-                                                                "Default: now.",
-                                                    examples=["2026-04-10T12:00:00+05:00"])] = None) -> dict:
+async def replay(ref: Ref, principal: Caller, engine: Engine, store: Store,
+                 at: Annotated[Optional[datetime], Query(description="ISO time; without an offset, Kazakhstan time. "
+                                                                      "Default: now.",
+                                                          examples=["2026-04-10T12:00:00+05:00"])] = None) -> dict:
     """The state, open tasks, bindings and escalation level that the history alone gives at `at`."""
     require_role(principal, AUDIT, "replay")
-    readable_case(engine, principal, ref)
     moment = _moment(at) if at is not None else utcnow()
     try:
         in_range = datetime(1970, 1, 2, tzinfo=timezone.utc) <= moment <= datetime(9999, 1, 1, tzinfo=timezone.utc)
     except OverflowError:
         in_range = False
-    if not in_range:
-        raise RuleViolation("invalid_data", "field 'at': out of range (1970 to 9998)", field="at")
-    with engine.reader() as conn:
-        return replay_at(conn, ref, moment)
+
+    def read() -> dict:
+        readable_case(engine, principal, ref)  # an unreadable case answers 404/403 before a bad `at` 422
+        if not in_range:
+            raise RuleViolation("invalid_data", "field 'at': out of range (1970 to 9998)", field="at")
+        with engine.reader() as conn:
+            return replay_at(conn, ref, moment)
+    return await store.read(read)
 
 
 @router.get("/cases/{ref}/verify", response_model=VerifyResult, responses=responses(401, 403, 404, 422),
             summary="Verify one case's history (auditor)")
-def verify_one(ref: Ref, principal: Caller, engine: Engine) -> dict:
+async def verify_one(ref: Ref, principal: Caller, engine: Engine, store: Store) -> dict:
     """Hash chain, legal transitions, stored case = replay, escalation steps on time, anchors."""
     require_role(principal, AUDIT, "verification")
-    readable_case(engine, principal, ref)
-    with engine.reader() as conn:
-        result = verify_case(conn, ref, engine.registry)
+
+    def read():
+        readable_case(engine, principal, ref)
+        with engine.reader() as conn:
+            return verify_case(conn, ref, engine.registry)
+    result = await store.read(read)
     return {"ok": result.ok, "cases": 1, "events": result.events,
             "failures": [] if result.ok else [{"ref": ref, "first_bad_event": result.first_bad_seq,
                                                 "problems": result.problems}], "anchor_problems": []}
 
 
 @router.get("/verify", response_model=VerifyResult, responses=responses(401, 403), summary="Verify every case (auditor)")
-def verify_every(principal: Caller, engine: Engine) -> dict:
+async def verify_every(principal: Caller, engine: Engine, store: Store) -> dict:
     """Verify every case in the store and every published anchor (as `qorgau verify --all`)."""
     require_role(principal, AUDIT, "verification")
-    with engine.reader() as conn:
-        return _verify_json(verify_all(conn, engine.registry))
+
+    def read():
+        with engine.reader() as conn:
+            return verify_all(conn, engine.registry)
+    return _verify_json(await store.read(read))
 
 
 @router.get("/reports/compliance", response_model=Compliance,
             responses={**responses(401, 403, 422), 200: {"content": {"text/csv": {}}}},
             summary="Compliance per body and task kind (auditor; coordinator: its region)")
-def compliance(principal: Caller, engine: Engine,
-               date_from: Annotated[date, Query(alias="from", description="First Kazakhstan date, included.",
+async def compliance(principal: Caller, engine: Engine, store: Store,
+                     date_from: Annotated[date, Query(alias="from", description="First Kazakhstan date, included.",
                                                 examples=["2026-04-01"])],
                date_to: Annotated[date, Query(alias="to", description="Kazakhstan date after the window, excluded.",
                                               examples=["2026-07-01"])],
@@ -109,8 +118,11 @@ def compliance(principal: Caller, engine: Engine,
     if end <= start:
         raise RuleViolation("invalid_data", "field 'to': must be after 'from'", field="to")
     now = utcnow()
-    with engine.reader() as conn:
-        summary = compliance_summary(conn, engine.svc.directory, region=region, start=start, end=end, now=now, by=by)
+
+    def read():
+        with engine.reader() as conn:
+            return compliance_summary(conn, engine.svc.directory, region=region, start=start, end=end, now=now, by=by)
+    summary = await store.read(read)
     if format == "csv":
         return Response(export(summary, part, "csv"), media_type="text/csv")
     return {"region": region, "start": start, "end": end, "now": now, "by": by,
@@ -121,10 +133,13 @@ def compliance(principal: Caller, engine: Engine,
 
 @router.get("/cases/{ref}/access-log", response_model=list[AccessLogEntry], responses=responses(401, 403, 404, 422),
             summary="Who read the case's personal data (auditor)")
-def access_log(ref: Ref, principal: Caller, engine: Engine) -> list:
+async def access_log(ref: Ref, principal: Caller, engine: Engine, store: Store) -> list:
     """Every read (or refused read) of the child's personal data through this case, and its erasure."""
     require_role(principal, AUDIT, "the access log")
-    readable_case(engine, principal, ref)
-    with engine.reader() as conn:
-        return [{k: r[k] for k in ("id", "at", "actor", "case_ref", "purpose", "note", "outcome")}
-                for r in access_log_for_case(conn, ref)]
+
+    def read() -> list:
+        readable_case(engine, principal, ref)
+        with engine.reader() as conn:
+            return [{k: r[k] for k in ("id", "at", "actor", "case_ref", "purpose", "note", "outcome")}
+                    for r in access_log_for_case(conn, ref)]
+    return await store.read(read)

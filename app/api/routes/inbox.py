@@ -11,14 +11,13 @@ from states.access import INBOX, require_role
 from ..errors import responses
 from ..models import Inbox
 from ..query_check import QueryCheckedRoute
-from ..writes import run_statements
-from ._shared import Caller, Engine, base_url, json_response
+from ._shared import Caller, Engine, Store, base_url, json_response
 
 router = APIRouter(route_class=QueryCheckedRoute, tags=["inbox"])
 
 
 @router.get("/inbox", response_model=Inbox, responses=responses(401, 403, 422), summary="The body's open tasks")
-async def inbox(request: Request, principal: Caller, engine: Engine,
+async def inbox(request: Request, principal: Caller, engine: Engine, store: Store,
                 overdue: Annotated[bool, Query(description="Only tasks past their due.")] = False,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
                 offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0):
@@ -28,6 +27,6 @@ async def inbox(request: Request, principal: Caller, engine: Engine,
     fields. An `ensure_completion` task lists the triggers of the task it serves. No personal data."""
     require_role(principal, INBOX, "an inbox")
 
-    return json_response(await run_statements(
-        request, inbox_query, principal.body_id, engine.registry, engine.svc.directory,
+    return json_response(await store.statements(
+        inbox_query, principal.body_id, engine.registry, engine.svc.directory,
         overdue_only=overdue, limit=limit, offset=offset, base_url=base_url(request)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 
 from states.tokens import create_token, list_tokens, revoke_token
 
@@ -11,8 +11,7 @@ from states.access import TOKENS, require_role
 from ..errors import responses
 from ..models import TokenCreate, TokenCreated, TokenView
 from ..query_check import QueryCheckedRoute
-from ..writes import gate
-from ._shared import Caller, Engine
+from ._shared import Caller, Engine, Store
 
 router = APIRouter(route_class=QueryCheckedRoute, tags=["tokens"])
 
@@ -24,27 +23,28 @@ def _view(token) -> dict:
 
 
 @router.get("/tokens", response_model=list[TokenView], responses=responses(401, 403), summary="List tokens (admin)")
-def tokens(principal: Caller, engine: Engine) -> list:
+async def tokens(principal: Caller, engine: Engine, store: Store) -> list:
     require_role(principal, TOKENS, "token management")
-    with engine.reader() as conn:
-        return [_view(t) for t in list_tokens(conn)]
+
+    def read() -> list:
+        with engine.reader() as conn:
+            return [_view(t) for t in list_tokens(conn)]
+    return await store.read(read)
 
 
 @router.post("/tokens", status_code=201, response_model=TokenCreated, responses=responses(401, 403, 422),
              summary="Create a token (admin)")
-def create(request: Request, body: TokenCreate, principal: Caller, engine: Engine) -> dict:
+async def create(body: TokenCreate, principal: Caller, engine: Engine, store: Store) -> dict:
     """The secret is in the answer once; only its SHA-256 is kept."""
     require_role(principal, TOKENS, "token management")
-    with gate(request):
-        secret, token = create_token(engine.db, body.body, body.role, body.label)
+    secret, token = await store.write(create_token, engine.db, body.body, body.role, body.label)
     return {**_view(token), "token": secret}
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenView, responses=responses(401, 403, 404, 422),
                summary="Revoke a token (admin)")
-def revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=2_000_000_000)], principal: Caller,
-           engine: Engine) -> dict:
+async def revoke(token_id: Annotated[int, Path(ge=1, le=2_000_000_000)], principal: Caller, engine: Engine,
+                 store: Store) -> dict:
     """Revoked tokens are refused from the next request on (401). Revoking twice changes nothing."""
     require_role(principal, TOKENS, "token management")
-    with gate(request):
-        return _view(revoke_token(engine.db, str(token_id)))
+    return _view(await store.write(revoke_token, engine.db, str(token_id)))
