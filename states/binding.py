@@ -1,6 +1,7 @@
 """Binding a case to bodies: the child's school and the region's body of every other type."""
 from __future__ import annotations
 
+from .directory import REGIONAL_TYPES
 from .errors import RuleViolation
 
 
@@ -9,7 +10,6 @@ def bind(directory, region: str, school_id: str | None = None, field: str = "sch
     if region not in directory.regions:
         raise RuleViolation("invalid_data", f"unknown region {region!r}; use an ISO 3166-2:KZ code such as KZ-75",
                             field="region" if field == "school" else field.replace("school", "region"))
-    from .directory import REGIONAL_TYPES
     bindings: dict[str, str] = {}
     if school_id:
         school = directory.find(school_id)

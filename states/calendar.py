@@ -29,6 +29,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Iterable
 
+import holidays
 import yaml
 
 KZ_TZ = timezone(timedelta(hours=5))
@@ -114,6 +115,7 @@ class Calendar:
         self._days_off = frozenset(days_off)
         self._working = frozenset(working_weekend_days)
         self._holidays = None  # the `holidays` KZ object, built on first use
+        # Per calendar, not functools: a cache on the method would key on and keep every Calendar alive.
         self._cache: dict[date, bool] = {}
         self._lock = threading.Lock()  # the engine may call from several threads
 
@@ -145,8 +147,8 @@ class Calendar:
         return result
 
     def prepare(self) -> None:
-        """Load Kazakhstan's public holidays now rather than at the first deadline computed (importing
-        and building them takes ~0.2 s): a server calls this at start so that no request waits for it."""
+        """Load Kazakhstan's public holidays now rather than at the first deadline computed (building
+        them takes ~0.2 s): a server calls this at start so that no request waits for it."""
         with self._lock:
             self._kz_holidays(date.today().year)
 
@@ -162,8 +164,6 @@ class Calendar:
 
     def _kz_holidays(self, year: int):
         if self._holidays is None:
-            import holidays  # imported lazily: it costs ~80 ms and the CLI rarely needs it
-
             this_year = date.today().year
             years = range(this_year - 3, this_year + 3)
             self._holidays = holidays.country_holidays("KZ", years=years)

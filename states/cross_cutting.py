@@ -11,6 +11,7 @@ from .binding import bind
 from .clock import iso
 from .errors import RuleViolation
 from .recipients import bound_body
+from .unit_of_work import CaseChange
 
 
 def transfer(change, payload: dict[str, Any]) -> None:
@@ -68,7 +69,6 @@ def link(engine, change, other, actor: str) -> None:
         {"case_id": case.id, "other_case_id": other.id, "relation": "linked", "created_at": change.now},
         {"case_id": other.id, "other_case_id": case.id, "relation": "linked", "created_at": change.now}])
     change.effects["linked"] = other.ref
-    from .unit_of_work import CaseChange
     mirror = CaseChange(conn, change.svc, engine.definition_for(other), other, change.now)
     mirror.effects["linked"] = case.ref
     mirror.write_event(actor, "linked", {"case": case.ref}, other.state)

@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 from algorithms.schema import Deadline, Elapsed, Guard
 
+from .calendar import KZ_TZ
+
 
 @dataclass
 class GuardContext:
@@ -175,7 +177,6 @@ def _elapsed(since: datetime | None, e: Elapsed, ctx: GuardContext) -> bool:
 def shift(instant: datetime, rule: Deadline, working_days_due=None) -> datetime:
     """`instant` moved forward by a plain period, counted on the Kazakhstan wall clock (months
     clamp to the month's last day)."""
-    from .calendar import KZ_TZ
     if rule.hours is not None:
         return instant + timedelta(hours=rule.hours)
     local = instant.astimezone(KZ_TZ)

@@ -6,6 +6,8 @@ import json
 from json.encoder import encode_basestring as _quote
 from typing import Any
 
+from .clock import iso
+
 GENESIS = "0" * 64
 
 
@@ -45,7 +47,6 @@ def canonical_from_parts(event: dict[str, Any], data_text: str, effects_text: st
 
 def event_document(row: Any, case_ref: str, algorithm: str, definition_hash: str) -> dict[str, Any]:
     """Rebuild the hashed document of a stored event row."""
-    from .clock import iso
     m = row._mapping if hasattr(row, "_mapping") else row
     return {
         "case": case_ref, "seq": m["seq"], "at": iso(m["at"]), "actor": m["actor"], "trigger": m["trigger"],

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 
 from algorithms.schema import LadderSpec
 
+from .calendar import local_date
+
 
 def ladder_steps(ladder: LadderSpec | None, opened_at: datetime, due: datetime, calendar) -> list[tuple[str, datetime]]:
     """The (step, due_at) pairs of a task's ladder, in time order."""
@@ -35,5 +37,4 @@ def ladder_steps(ladder: LadderSpec | None, opened_at: datetime, due: datetime, 
 
 
 def calendar_local_date(instant: datetime):
-    from .calendar import local_date
     return local_date(instant)

@@ -12,7 +12,8 @@ from algorithms.schema import FieldSpec
 
 from .errors import RuleViolation
 from .guards import GuardContext, describe, holds
-from .iin import looks_like_iin
+from .iin import birth_date_from_iin, looks_like_iin, sex_from_iin, validate_iin
+from .periods import period_bounds
 
 
 class ChildData(BaseModel):
@@ -31,7 +32,6 @@ class ChildData(BaseModel):
         """A valid IIN whose encoded birth date and sex are the child's (fields validated above it)."""
         if value is None:
             return None
-        from .iin import birth_date_from_iin, sex_from_iin, validate_iin
         iin = validate_iin(value)
         born, sex = info.data.get("birth_date"), info.data.get("sex")
         if born is not None and birth_date_from_iin(iin) != born:
@@ -111,7 +111,6 @@ def _annotation(name: str, spec: FieldSpec) -> tuple[Any, Any]:
 
 
 def _period(value: str) -> str:
-    from .periods import period_bounds
     period_bounds(value)  # raises ValueError naming the format
     return value
 
@@ -204,6 +203,7 @@ def _allowed_at(fields: dict[str, FieldSpec], loc: tuple) -> list[str]:
     return names
 
 
+# Not functools.lru_cache: `fields` (a dict) is unhashable; the key (definition, scope) names them.
 _MODELS: dict[tuple, type[BaseModel]] = {}
 
 

@@ -46,6 +46,8 @@ from sqlalchemy import Connection, Engine as DbEngine, insert, or_, select, upda
 
 from . import tables as T
 from .clock import as_utc, utcnow
+from .errors import RuleViolation
+from .iin import looks_like_iin
 
 log = logging.getLogger("qorgau.personal_data")
 
@@ -293,8 +295,6 @@ def store_subject(conn: Connection, payload: dict[str, Any], now: datetime, mast
 def check_purpose(purpose: str, note: str | None = None, *, codes: Mapping[str, str] = PURPOSES) -> str | None:
     """RuleViolation (invalid_data, naming the field) unless `purpose` is one of `codes` and `note`
     is short and holds no IIN; returns the note stripped (None when empty)."""
-    from .errors import RuleViolation
-    from .iin import looks_like_iin
     if purpose not in codes:
         raise RuleViolation("invalid_data", f"field 'purpose': must be one of {', '.join(codes)}", field="purpose")
     if note is None or not note.strip():

@@ -16,6 +16,9 @@ from sqlalchemy import Connection, Engine as DbEngine, bindparam, insert, select
 
 from . import tables as T
 from .clock import as_utc, utcnow
+from .db import single_statements
+from .iin import looks_like_iin
+from .web_sessions import end_sessions_of_token
 
 ROLES = ("coordinator", "agency", "auditor", "admin")
 TOKEN_PREFIX = "qg_"
@@ -67,7 +70,6 @@ def create_token(db: DbEngine, body_id: str, role: str, label: str | None = None
         raise TokenError(f"role must be one of {', '.join(ROLES)}, not {role!r}", field="role")
     if label is not None and len(label) > 200:
         raise TokenError("label: at most 200 characters", field="label")
-    from .iin import looks_like_iin
     if label is not None and looks_like_iin(label):
         raise TokenError("label: must not contain personal data (a 12-digit number looks like an IIN)", field="label")
     now = as_utc(now or utcnow())
@@ -104,7 +106,6 @@ def revoke_token(db: DbEngine, prefix_or_id: str, *, now: datetime | None = None
         token = _find(conn, prefix_or_id)
         if token.revoked_at is None:
             conn.execute(update(T.api_tokens).where(T.api_tokens.c.id == token.id).values(revoked_at=now))
-            from .web_sessions import end_sessions_of_token
             end_sessions_of_token(conn, token.id)  # its web sessions end now, not at their expiry
             token = Token.from_row(conn.execute(select(T.api_tokens).where(T.api_tokens.c.id == token.id)).one())
     return token
@@ -124,7 +125,6 @@ _TOUCH = update(T.api_tokens).where(T.api_tokens.c.id == bindparam("t_id")).valu
 
 def find_active(db: DbEngine, secret: str) -> Token | None:
     """The active token whose secret this is, or None (unknown, malformed or revoked). One read."""
-    from .db import single_statements
     with single_statements(db) as conn:
         return find_active_on(conn, secret)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import multiprocessing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
@@ -24,6 +25,7 @@ from sqlalchemy import Connection, select
 from . import tables as T
 from .anchor import anchored_keys, check_anchors
 from .clock import iso
+from .db import make_engine, reading
 from .history import GENESIS, canonical_from_parts, event_hash
 from .replay import LADDER_STEPS, SYSTEM_TRIGGERS, ReplayedCase, apply_event
 
@@ -294,12 +296,10 @@ def verify_all(conn: Connection, registry, refs: list[str] | None = None,
 
 
 def _can_fork() -> bool:
-    import multiprocessing
     return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _verify_parallel(conn, registry, ids, sweeps, leaf_keys, workers, progress) -> VerifyReport:
-    import multiprocessing
     chunks = max(workers * 4, 1)
     size = -(-len(ids) // chunks)
     ranges = [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
@@ -326,7 +326,6 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(url, schema, registry, sweeps, leaf_keys) -> None:
-    from .db import make_engine, reading
     _WORKER.update(db=make_engine(url, schema=schema), registry=registry, sweeps=sweeps, leaf_keys=leaf_keys,
                    reading=reading)
 
