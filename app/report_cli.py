@@ -15,6 +15,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from states.calendar import KZ_TZ
+from states.clock import utcnow
+from states.compliance import compliance_summary, export
+from states.directory import Directory
+from states.store import open_engine
+
+from app.compliance_text import summary_text
+
 report_app = typer.Typer(
     help="Reports over the case store: e.g. `qorgau report compliance --region KZ-75 "
          "--from 2026-04-01 --to 2026-07-01` (reaction times of each body).",
@@ -41,7 +49,6 @@ class Part(str, Enum):
 
 def kazakhstan_midnight(value: str, option: str) -> datetime:
     """00:00 Kazakhstan time of the date `value` (YYYY-MM-DD), as a UTC instant."""
-    from states.calendar import KZ_TZ
     try:
         day = date.fromisoformat(value)
     except ValueError:
@@ -94,10 +101,6 @@ def compliance(
 
         qorgau report compliance --from 2026-04-01 --to 2026-07-01 --part reported_late -f csv
     """
-    from states.clock import utcnow
-    from states.compliance import compliance_summary, export, summary_text
-    from states.directory import Directory
-
     start = kazakhstan_midnight(date_from, "--from")
     end = kazakhstan_midnight(date_to, "--to")
     if end <= start:
@@ -112,7 +115,6 @@ def compliance(
                                      param_hint="--region")
         region = code
 
-    from states.store import open_engine
     engine = open_engine(directory=directory)
     now = utcnow()
     try:
@@ -128,7 +130,6 @@ def compliance(
     elif fmt is Format.json:
         text = export(summary, part.value, "json") + "\n"
     else:
-        from states.calendar import KZ_TZ
         where = region or "all regions"
         rows = summary.rows
         text = (f"Compliance, {where}: tasks opened {date_from} to {date_to} (excluded), Kazakhstan time; "

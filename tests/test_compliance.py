@@ -11,13 +11,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from app.compliance_text import late_table, summary_text, to_table
 from app.report_cli import report_app
 from sqlalchemy import select
 
 from states import tables as T
 from states.compliance import (ComplianceRow, VersionRow, compliance_report, compliance_summary, export,
-                               late_reports, late_table, late_to_csv, region_totals, summary_text, to_csv, to_json,
-                               to_table)
+                               late_reports, late_to_csv, region_totals, to_csv, to_json)
 from states.store import open_engine
 from states.sweep import next_due, sweep
 
