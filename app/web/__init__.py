@@ -20,14 +20,15 @@ WEB_PATHS_TAKEN_FROM_API = ("/cases/{ref}",)
 def install(app: FastAPI) -> FastAPI:
     """Add the pages and /static to `app` (which already serves the API over `app.state.engine`).
     The API's redirect for `/cases/{ref}` (notification links) gives way to the case page."""
-    from .pages import InvalidInput, invalid_input_page, router
+    from .pages import EXCEPTION_PAGES, router
     app.router.routes[:] = [r for r in app.router.routes
                             if getattr(r, "path", None) not in WEB_PATHS_TAKEN_FROM_API]
     # The routes are added as they are, not through include_router: the API's app-wide
     # dependencies (e.g. refusing unknown query parameters) are the API's, and the pages read
     # their own query strings (?lang=, ?next=, filters).
     app.router.routes.extend(router.routes)
-    app.add_exception_handler(InvalidInput, invalid_input_page)
+    for exc_type, page in EXCEPTION_PAGES.items():  # e.g. SignedIn's redirect to the sign-in page
+        app.add_exception_handler(exc_type, page)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app
 

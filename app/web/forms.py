@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 from algorithms.schema import FieldSpec
+from states.reporting import executor_bodies
 
 from .i18n import pick, t, value_title
 
@@ -68,6 +69,43 @@ class Choices:
     regions: list[tuple[str, str]]
     executors: list[tuple[str, str]]
     measures: list[tuple[str, str]]
+
+
+def choices(directory, catalogue, lang: str, region: str | None) -> Choices:
+    """The pickers of a form for a case in `region` (every region's bodies when None): bodies by
+    region, regions, and, only if a form asks for them, the plan's executors and measures."""
+    def region_name(code: str) -> str:
+        return pick(directory.regions[code].name, lang)
+
+    def bodies(body_type: str | None):
+        groups = []
+        for code in [region] if region else list(directory.regions):
+            options = [(b.id, b.name_in(lang)) for b in directory.bodies()
+                       if b.region == code and (body_type is None or b.type == body_type)]
+            if options:
+                groups.append((region_name(code) if code in directory.regions else code, options))
+        return groups
+
+    def executors():
+        return [(b.id, b.name_in(lang)) for b in executor_bodies(catalogue, directory)]
+
+    def measures():
+        return [(m.number, f"{m.number}. {m.short_title(90)}") for m in catalogue.measures]
+
+    return Choices(bodies=bodies, regions=[(code, region_name(code)) for code in directory.regions],
+                   executors=_Lazy(executors), measures=_Lazy(measures))
+
+
+class _Lazy:
+    """A list computed only if a form iterates it."""
+
+    def __init__(self, make):
+        self._make, self._items = make, None
+
+    def __iter__(self):
+        if self._items is None:
+            self._items = self._make()
+        return iter(self._items)
 
 
 def build_fields(specs: Mapping[str, FieldSpec], lang: str, choices: Choices, values: Mapping[str, Any] | None = None,
