@@ -2,9 +2,12 @@
 
 Titles of algorithms, states, triggers, task kinds and fields come from the definitions; regions
 and bodies from the directory. This file holds only the words of the pages themselves, and the
-titles of enum values, which the definitions do not give (see `value_title`).
+titles of enum values and body types, which the definitions and the directory do not give
+(`value_title`, `body_type_title`; their words are in `value_words`).
 """
 from __future__ import annotations
+
+from .value_words import BODY_TYPES, VALUES
 
 LANGUAGES = ("kk", "ru", "en")
 DEFAULT_LANGUAGE = "ru"
@@ -338,94 +341,6 @@ _WORDS: dict[str, tuple[str, str, str]] = {
     "audit.summary": ("Жиыны", "Итого", "Summary"),
 }
 
-# Titles of enum values the definitions leave untitled (value -> (kk, ru, en)).
-_VALUES: dict[str, tuple[str, str, str]] = {
-    "physical": ("Физикалық", "Физическое", "Physical"),
-    "psychological": ("Психологиялық", "Психологическое", "Psychological"),
-    "sexual": ("Жыныстық", "Сексуальное", "Sexual"),
-    "neglect": ("Қараусыз қалдыру", "Пренебрежение нуждами", "Neglect"),
-    "bullying": ("Буллинг", "Буллинг", "Bullying"),
-    "cyberbullying": ("Кибербуллинг", "Кибербуллинг", "Cyberbullying"),
-    "school": ("Мектеп", "Школа", "School"),
-    "hotline_111": ("111 байланыс орталығы", "Контакт-центр 111", "Contact centre 111"),
-    "hotline_150": ("150 сенім телефоны", "Телефон доверия 150", "Helpline 150"),
-    "health": ("Денсаулық сақтау ұйымы", "Организация здравоохранения", "Health organisation"),
-    "police": ("Полиция", "Полиция", "Police"),
-    "parent": ("Ата-ана", "Родитель", "Parent"),
-    "self": ("Баланың өзі", "Сам ребёнок", "The child"),
-    "online": ("Онлайн", "Онлайн", "Online"),
-    "referral": ("Жолдама", "Направление", "Referral"),
-    "peer": ("Құрдасы", "Сверстник", "A peer"),
-    "family": ("Отбасы", "Семья", "Family"),
-    "school_staff": ("Мектеп қызметкері", "Сотрудник школы", "School staff"),
-    "other_adult": ("Басқа ересек", "Другой взрослый", "Another adult"),
-    # who reported (violence-report v2, `reporter`)
-    "teacher": ("Педагог", "Педагог", "Teacher"),
-    "psychologist": ("Психолог", "Психолог", "Psychologist"),
-    "social_pedagogue": ("Әлеуметтік педагог", "Социальный педагог", "Social pedagogue"),
-    "medical_worker": ("Медицина қызметкері", "Медицинский работник", "Medical worker"),
-    "police_officer": ("Полиция қызметкері", "Сотрудник полиции", "Police officer"),
-    "child": ("Баланың өзі", "Сам ребёнок", "The child"),
-    "other": ("Басқа", "Другое", "Other"),
-    "unknown": ("Белгісіз", "Неизвестно", "Unknown"),
-    "criminal_case": ("Қылмыстық іс", "Уголовное дело", "Criminal case"),
-    "administrative": ("Әкімшілік іс", "Административное дело", "Administrative case"),
-    "no_offence": ("Құқық бұзушылық жоқ", "Правонарушения нет", "No offence"),
-    "pre_trial_investigation": ("Сотқа дейінгі тергеп-тексеру", "Досудебное расследование", "Pre-trial investigation"),
-    # where the police registered a report (violence-report v2, `register`)
-    "erdr": ("Сотқа дейінгі тергеп-тексерулердің бірыңғай тізілімі (СДТБТ)",
-             "Единый реестр досудебных расследований (ЕРДР)", "Unified register of pre-trial investigations (ERDR)"),
-    "kui": ("Ақпаратты есепке алу кітабы (АЕК)", "Книга учёта информации (КУИ)", "Information registration book (KUI)"),
-    "relatives": ("Туыстары", "Родственники", "Relatives"),
-    "foster_family": ("Қабылдаушы отбасы", "Приёмная семья", "Foster family"),
-    "shelter": ("Уақытша орналастыру орны (кризистік орталық)", "Центр адаптации несовершеннолетних (кризисный центр)",
-                "Crisis centre"),
-    "crisis_center": ("Уақытша орналастыру орны (кризистік орталық)",
-                      "Центр адаптации несовершеннолетних (кризисный центр)", "Crisis centre"),
-    "hospital": ("Аурухана", "Больница", "Hospital"),
-    "improving": ("Жақсаруда", "Улучшение", "Improving"),
-    "no_change": ("Өзгеріс жоқ", "Без изменений", "No change"),
-    "worse": ("Нашарлады", "Ухудшение", "Worse"),
-    "signs": ("Суицидтік мінез-құлық белгілері", "Признаки суицидального поведения", "Signs of suicidal behaviour"),
-    "attempt": ("Суицидтік әрекет", "Суицидальная попытка", "Suicide attempt"),
-    "death": ("Аяқталған суицид", "Завершённый суицид", "Completed suicide"),
-    "low": ("Төмен", "Низкий", "Low"),
-    "medium": ("Орташа", "Средний", "Medium"),
-    "high": ("Жоғары", "Высокий", "High"),
-    "imminent": ("Тікелей", "Непосредственный", "Imminent"),
-    "done": ("Орындалды", "Выполнено", "Done"),
-    "in_progress": ("Орындалуда", "В работе", "In progress"),
-    "not_started": ("Басталмаған", "Не начато", "Not started"),
-    "overdue": ("Мерзімі өткен", "Просрочено", "Overdue"),
-    "A": ("A санаты", "Категория A", "Category A"),
-    "B": ("B санаты", "Категория B", "Category B"),
-    "C": ("C санаты", "Категория C", "Category C"),
-    "D": ("D санаты", "Категория D", "Category D"),
-    "E": ("E санаты", "Категория E", "Category E"),
-}
-
-# Body types (for pickers and labels).
-_BODY_TYPES: dict[str, tuple[str, str, str]] = {
-    "school": ("Білім беру ұйымы", "Организация образования", "School"),
-    "education_department": ("Білім басқармасы", "Управление образования", "Education department"),
-    "guardianship": ("Қорғаншылық және қамқоршылық органы", "Орган опеки и попечительства", "Guardianship and custody body"),
-    "police": ("Полиция", "Полиция", "Police"),
-    "health": ("Денсаулық сақтау", "Здравоохранение", "Health"),
-    "health_department": ("Денсаулық сақтау басқармасы", "Управление здравоохранения", "Health department"),
-    "psych_center": ("Психологиялық қолдау орталығы", "Центр психологической поддержки", "Psychological support centre"),
-    "social_services": ("Әлеуметтік қызметтер", "Социальные службы", "Social services"),
-    "social_department": ("Жұмыспен қамтуды үйлестіру және әлеуметтік бағдарламалар басқармасы",
-                          "Управление координации занятости и социальных программ",
-                          "Department of employment and social programmes"),
-    "kdn": ("Кәмелетке толмағандардың істері және олардың құқықтарын қорғау жөніндегі комиссия",
-            "Комиссия по делам несовершеннолетних и защите их прав", "Commission on minors' affairs (KDN)"),
-    "consilium": ("Психологиялық-педагогикалық консилиум", "Психолого-педагогический консилиум",
-                  "Psychological and pedagogical consilium"),
-    "interagency_group": ("Ведомствоаралық топ", "Межведомственная группа", "Interagency group"),
-    "hotline": ("Байланыс орталығы", "Контакт-центр", "Hotline"),
-    "akimat": ("Әкімдік", "Акимат", "Akimat"),
-}
-
 
 def t(key: str, lang: str) -> str:
     words = _WORDS.get(key)
@@ -435,21 +350,21 @@ def t(key: str, lang: str) -> str:
 
 
 def value_title(value: object, lang: str) -> str:
-    words = _VALUES.get(str(value))
+    words = VALUES.get(str(value))
     if words is None:
         return str(value)
     return words[LANGUAGES.index(lang) if lang in LANGUAGES else 1]
 
 
 def body_type_title(body_type: str, lang: str) -> str:
-    words = _BODY_TYPES.get(body_type)
+    words = BODY_TYPES.get(body_type)
     if words is None:
         return body_type
     return words[LANGUAGES.index(lang) if lang in LANGUAGES else 1]
 
 
 def body_types() -> list[str]:
-    return list(_BODY_TYPES)
+    return list(BODY_TYPES)
 
 
 def pick(titles, lang: str) -> str:
