@@ -484,6 +484,54 @@ def test_audit_page_compliance_csv_verification_and_plan(site, engine, monkeypat
     assert agency.get("/audit/compliance.csv").status_code == 403
 
 
+def test_the_audit_page_asks_the_verify_histories_flow_for_a_run_and_shows_its_state(site, engine):
+    """Against a real Prefect server (nobody serves the deployment here: the run's states are set by hand)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.states import Completed, Failed
+
+    from flows.verification import verify_histories
+    from support.prefect_server import shared_server, using_prefect
+
+    if engine.db.dialect.name != "sqlite":
+        pytest.skip("the page's Prefect calls do not depend on the store")
+    auditor = sign_in(site, engine, "ministry_education", "auditor")
+    with using_prefect(shared_server().api_url):
+        deployment_id = verify_histories.to_deployment("qorgau").apply()
+
+        async def runs():
+            async with get_client() as client:
+                return await client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+
+        async def set_state(run_id, state):
+            async with get_client() as client:
+                await client.set_flow_run_state(run_id, state, force=True)
+
+        async def clean():  # nobody will run them
+            async with get_client() as client:
+                for r in await runs():
+                    await client.delete_flow_run(r.id)
+
+        asyncio.run(clean())
+        try:
+            page = auditor.get("/audit")
+            assert "not run yet" in page.text and 'action="/audit/verify"' in page.text
+            assert auditor.post("/audit/verify", data={"csrf": csrf_of(page.text)}).status_code == 303
+            (run,) = asyncio.run(runs())
+            assert "audit-page" in run.tags
+            assert "Verification is running" in auditor.get("/audit").text
+            asyncio.run(set_state(run.id, Failed(message="HistoriesDoNotVerify: 1 of 3 cases do not verify")))
+            page = auditor.get("/audit").text
+            assert "verification failed" in page and "1 of 3 cases do not verify" in page
+            asyncio.run(set_state(run.id, Completed()))
+            assert "all verify" in auditor.get("/audit").text
+        finally:
+            asyncio.run(clean())
+
+
 def test_a_coordinator_sees_the_compliance_of_its_region_only(site, engine):
     client = sign_in(site, engine, "kz-75.akimat", "coordinator")
     page = client.get("/audit")

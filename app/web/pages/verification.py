@@ -59,6 +59,10 @@ class Run:
     message: str | None
 
 
+class NotDeployed(Exception):
+    """The Prefect API answers but has no verify-histories deployment (the flows were never served)."""
+
+
 def flows_configured() -> bool:
     """Whether this process talks to a Prefect API (whose runner serves the flows)."""
     return prefect_api_url() is not None
@@ -81,9 +85,13 @@ async def _ask_prefect(start: bool) -> Run | None:
     from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId, FlowRunFilter,
                                                 FlowRunFilterExpectedStartTime)
     from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.exceptions import ObjectNotFound
 
     async with get_client() as client:
-        deployment = await client.read_deployment_by_name(VERIFY_DEPLOYMENT)
+        try:
+            deployment = await client.read_deployment_by_name(VERIFY_DEPLOYMENT)
+        except ObjectNotFound:
+            raise NotDeployed(VERIFY_DEPLOYMENT) from None
         if start:
             return _run(await client.create_flow_run_from_deployment(deployment.id, tags=["audit-page"]))
         runs = await client.read_flow_runs(
@@ -118,6 +126,8 @@ async def verification_view(ctx: Ctx) -> dict:
     if view["flows"]:
         try:
             view["last_run"] = await latest_run()
+        except NotDeployed:  # as without the flows: they have never been served against this Prefect
+            view["flows"] = False
         except Exception as exc:  # Prefect down or the deployment not served: said on the page
             log.warning("could not read the verify-histories runs: %s: %s", type(exc).__name__, exc)
             view["unreachable"] = f"{phrase('unreachable', ctx.lang)} ({type(exc).__name__})"
