@@ -28,18 +28,6 @@ MAX_FORM_BYTES = FORM_BODY_LIMIT  # the transport refuses bigger bodies (413) be
 PAGE_SIZE = 50
 
 
-# ------------------------------------------------------------------------------------ the store
-
-async def read(request: Request, fn: Callable[..., Any], *args) -> Any:
-    """`fn(*args)`, reads only (fn opens `engine.reader()` itself), never blocking the event loop."""
-    return await request.app.state.store.read(fn, *args)
-
-
-async def write(request: Request, fn: Callable[..., Any], *args) -> Any:
-    """`fn(*args)`, one write transaction, e.g. `request.app.state.commands.handle`."""
-    return await request.app.state.store.write(fn, *args)
-
-
 def case_row(engine, ref: str):
     """The case's row, or None if there is no such case (a read for `Ctx.read`)."""
     with engine.reader() as conn:
@@ -68,10 +56,12 @@ class Ctx:
         return self.engine.registry
 
     async def read(self, fn: Callable[..., Any], *args) -> Any:
-        return await read(self.request, fn, *args)
+        """`fn(*args)`, reads only (fn opens `engine.reader()` itself), off the event loop (app/store.py)."""
+        return await self.request.app.state.store.read(fn, *args)
 
     async def write(self, fn: Callable[..., Any], *args) -> Any:
-        return await write(self.request, fn, *args)
+        """`fn(*args)`, one write transaction, e.g. `request.app.state.commands.handle` with a command."""
+        return await self.request.app.state.store.write(fn, *args)
 
     def page(self, **extra) -> dict[str, Any]:
         p = self.principal
