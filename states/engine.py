@@ -14,21 +14,23 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine as DbEngine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from transitions import MachineError
 
 from algorithms.definition import Definition
 from algorithms.registry import Registry, UnknownAlgorithm
-from algorithms.schema import TriggerSpec
+from algorithms.schema import BODY_TYPES, REPUBLIC_TYPES, TriggerSpec
 
 from . import tables as T
+from .authority import bound_actors, may_fire
 from .binding import bind
 from .clock import as_utc, utcnow
 from .db import reading
 from .errors import DefinitionChanged, RuleViolation
-from .guards import holds
-from .machines import choose_edge
-from .guards import shift
+from .firing import FiringCase
+from .guards import GuardContext, holds, shift
+from .machines import run
 from .payloads import validate_payload
+from .personal_data import store_subject
+from .reporting import check_items, check_period_in_plan
 from .subordination import subordination
 from .unit_of_work import CaseChange, CaseRecord, Services
 
@@ -47,16 +49,6 @@ class Outcome:
 
 _CASE = select(T.cases).where(T.cases.c.ref == bindparam("ref"))
 _CASE_FOR_UPDATE = _CASE.with_for_update()
-
-
-class _Fields:
-    """Lets `{data.action_id}` in a definition's text read one field of the data, nothing else."""
-
-    def __init__(self, values: dict[str, Any]):
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        return self._values.get(name, "")
 
 
 class Engine:
@@ -141,7 +133,6 @@ class Engine:
         bindings = bind(self.svc.directory, region, school)
         bindings.update(self._role_bindings(d, region, payload))
         if child is not None:
-            from .personal_data import store_subject
             subject_id = store_subject(conn, child, now, self.svc.master_key)
         unique_key = None
         if spec.launch.unique:
@@ -205,7 +196,6 @@ class Engine:
 
     def _role_bindings(self, d: Definition, region: str, payload: dict[str, Any]) -> dict[str, str]:
         """Algorithm-declared roles (e.g. plan-reporting's `executor`) bound from launch data."""
-        from .guards import GuardContext
         out: dict[str, str] = {}
         for name, role in d.spec.roles.items():
             if role.from_field:
@@ -228,7 +218,6 @@ class Engine:
         body = directory.find(value)
         if body is not None:
             return body.id
-        from algorithms.schema import BODY_TYPES, REPUBLIC_TYPES
         if value in REPUBLIC_TYPES:
             return directory.republic(value).id
         if value in BODY_TYPES and value != "republic_body":
@@ -283,114 +272,17 @@ class Engine:
     def apply_trigger(self, conn: Connection, case: CaseRecord, trigger: str, actor: str,
                       data: dict[str, Any] | None, now: datetime, extra_effects: dict | None = None,
                       check: Callable[[CaseRecord], None] | None = None) -> Outcome:
+        """Fire `trigger` on `case` inside the caller's transaction: the definition's machine moves
+        the case (states/machines.py, states/firing.py); this writes the one history event."""
         d = self.definition_for(case)
         trig = d.trigger(trigger)
         if trig is None:
             raise RuleViolation("unknown_trigger", f"{d.id} has no trigger {trigger!r}", field="trigger")
-        if not d.edges_from(trigger, case.state):
-            sources = sorted({e.source for e in d.edges[trigger]})
-            raise RuleViolation("invalid_transition", f"{trigger!r} is not allowed in state {case.state!r} "
-                                                      f"(allowed in: {', '.join(sources)})")
-        self._authorize(d, trig, case, actor, trigger)
-        payload = validate_payload((d.id, d.version, d.content_hash), trigger, trig.data, data)
-        others = self._check_references(conn, trig.data, payload, case, actor, check, now=now)
-        change = CaseChange(conn, self.svc, d, case, now)
-        change.trigger_data = payload
-        ctx = change.guard_context(payload)
-        if not holds(trig.guard, ctx):
-            raise RuleViolation("guard_failed", f"{trigger!r} requires {'; '.join(ctx.failures)}")
-        if trig.assignee_of:
-            self._authorize_assignee(change, trig.assignee_of.format(data=_Fields(payload)), actor, trigger)
-        try:
-            edge = choose_edge(d, case.state, trigger, ctx)
-        except MachineError:  # pragma: no cover - edges_from already checked the state
-            raise RuleViolation("invalid_transition", f"{trigger!r} is not allowed in state {case.state!r}") from None
-        if edge is None:
-            raise RuleViolation("guard_failed", f"no transition of {trigger!r} applies: " + "; ".join(ctx.failures))
-        from_state = case.state
-        if extra_effects:
-            change.effects.update(extra_effects)
-        for name, target in trig.recorded().items():
-            if name in payload:
-                case.data = {**case.data, target: payload[name]}
-        for counter in trig.count:
-            case.data = {**case.data, counter: int(case.data.get(counter, 0)) + 1}
-        if trig.completes:
-            change.complete(trig.completes if trig.completes == "all"
-                            else [k.format(data=_Fields(payload)) for k in trig.completes])
-        if trig.cancels == "all":
-            change.cancel_all()
-        elif trig.cancels:
-            change.cancel_kinds(trig.cancels)
-        if edge.internal:
-            for kind in trig.reopens:
-                spec = d.task_spec(kind)
-                if spec is not None:
-                    change.open_from_spec(spec, case.state)
-            if trig.restarts_timers:
-                change.restart_timers(trig.restarts_timers)
-        else:
-            change.leave_state(from_state)
-            change.enter_state(edge.dest, trigger, edge.spec.outcome)
-        if trig.effect == "transfer":
-            from .cross_cutting import transfer
-            transfer(change, payload)
-        elif trig.effect == "link":
-            from .cross_cutting import link
-            link(self, change, others[payload["case"]], actor)
-        elif trig.effect == "missing_reports":
-            from .reporting import missing_reports
-            missing = missing_reports(conn, case, self.svc.catalogue, self.svc.directory)
-            if missing or "-H" in case.data.get("period", ""):
-                change.effects["missing_reports"] = missing
-        for task_spec in trig.opens:
-            change.open_from_spec(task_spec, None)
-        if trig.opens_each:
-            self._open_each(change, trig.opens_each, payload)
-        for n in trig.notify:
-            if n.when is None or holds(n.when, change.guard_context(payload)):
-                change.notify(n.template, n.to)
-        spawned = self._spawn(conn, d, trig, change, payload, actor, now)
-        change.write_event(actor, trigger, payload, from_state)
-        return Outcome(case.ref, case.state, case.version, case.outcome, tuple(spawned))
-
-    def _spawn(self, conn, d: Definition, trig: TriggerSpec, change: CaseChange, payload: dict[str, Any],
-               actor: str, now: datetime) -> list[str]:
-        refs: list[str] = []
-        case = change.case
-        for sp in trig.spawn:
-            if sp.when is not None and not holds(sp.when, change.guard_context(payload)):
-                continue
-            data = dict(sp.data)
-            spawned = self._spawn_target(sp.algorithm, d.version)
-            target_fields = spawned.spec.launch.data
-            if "school" in target_fields and "school" in case.bindings:
-                data.setdefault("school", case.bindings["school"])  # the same child's school
-            for target, source in sp.copy_.items():
-                scope, _, name = source.partition(".")
-                if source == "event.at":
-                    data[target] = now.isoformat()
-                    continue
-                value = (case.data if scope == "case" else payload).get(name)
-                if value is not None:
-                    data[target] = value
-            child = self._launch(conn, sp.algorithm, case.region, actor, data, now, spawned.version,
-                                 spawned_from=case, subject_id=case.subject_id)
-            child_id = conn.execute(select(T.cases.c.id).where(T.cases.c.ref == child.ref)).scalar_one()
-            conn.execute(insert(T.case_links), [
-                {"case_id": case.id, "other_case_id": child_id, "relation": "spawned", "created_at": now},
-                {"case_id": child_id, "other_case_id": case.id, "relation": "spawned_from", "created_at": now}])
-            change._effect("spawned").append({"ref": child.ref, "algorithm": sp.algorithm})
-            refs.append(child.ref)
-        return refs
-
-    def _spawn_target(self, algorithm: str, version: int) -> Definition:
-        """A spawned case runs the version of its algorithm that goes with the spawning one's (the
-        versions are published together), or the latest where there is no such version."""
-        try:
-            return self.registry.get(algorithm, version)
-        except UnknownAlgorithm:
-            return self.registry.latest(algorithm)
+        firing = FiringCase(self, conn, d, case, trigger, trig, actor, data, now, extra_effects, check)
+        if not run(d, firing, trigger):
+            raise RuleViolation("guard_failed", f"no transition of {trigger!r} applies: " + "; ".join(firing.ctx.failures))
+        firing.change.write_event(actor, trigger, firing.payload, firing.from_state)
+        return Outcome(case.ref, case.state, case.version, case.outcome, tuple(firing.spawned))
 
     # ------------------------------------------------------------------ checks
     def _authorize(self, d: Definition, trig: TriggerSpec, case: CaseRecord, actor: str, trigger: str) -> None:
@@ -402,7 +294,6 @@ class Engine:
         body = directory.find(actor)
         if body is None:
             raise RuleViolation("forbidden", f"unknown body {actor!r}", field="actor")
-        from .authority import bound_actors, may_fire
         if may_fire(directory, trig, case.bindings, actor, d.spec.subordination):
             return
         if trig.decision:
@@ -411,24 +302,6 @@ class Engine:
                                              "may not take it in its place", field="actor")
         raise RuleViolation("forbidden", f"{actor} ({body.type}) may not fire {trigger!r} on {case.ref}: allowed are "
                                          f"the case's {', '.join(trig.actors)} and their supervisors", field="actor")
-
-    def _open_each(self, change: CaseChange, spec, payload: dict[str, Any]) -> None:
-        """One task per item of a data list (e.g. the actions of an individual plan)."""
-        seen: set[str] = set()
-        for i, item in enumerate(payload.get(spec.items) or []):
-            kind = spec.kind.format(**item)
-            role = item[spec.body]
-            where = f"{spec.items}.{i}"
-            if kind in seen or kind in change.open_kinds():
-                raise RuleViolation("invalid_data", f"field '{where}.id': {kind!r} is listed twice or already open",
-                                    field=f"{where}.id")
-            if role not in change.case.bindings:
-                raise RuleViolation("invalid_data", f"field '{where}.{spec.body}': {role!r} is not a body type bound "
-                                                    f"to this case ({', '.join(change.case.bindings)})",
-                                    field=f"{where}.{spec.body}")
-            seen.add(kind)
-            change.add_task(kind, role, change.case.bindings[role], {"days": int(item[spec.deadline_days])},
-                            spec.ladder, spec.persistent, None)
 
     def _authorize_assignee(self, change: CaseChange, kind: str, actor: str, trigger: str) -> None:
         task = next((t for t in change.open_tasks().values() if t.kind == kind), None)
@@ -459,7 +332,6 @@ class Engine:
                                                         f"{spec.within_past.amount} {spec.within_past.unit} ago",
                                         field=name)
             if spec.within_plan:
-                from .reporting import check_period_in_plan
                 check_period_in_plan(value, self.svc.catalogue)
             if spec.type == "region" and value not in directory.regions:
                 raise RuleViolation("invalid_data", f"field {name!r}: unknown region {value!r}", field=name)
@@ -471,7 +343,6 @@ class Engine:
             if spec.type == "object_list" and spec.items:
                 measure_fields = [k for k, f in spec.items.items() if f.type == "plan_measure"]
                 if measure_fields and case is not None and "executor" in case.bindings:
-                    from .reporting import check_items
                     for sub in measure_fields:
                         check_items(value, name, sub, case.bindings["executor"], self.svc.catalogue, directory,
                                     period=case.data.get("period"))

@@ -1,8 +1,11 @@
-"""One pytransitions machine per algorithm version (never one per case).
+"""One pytransitions machine per definition version (never one per case).
 
-A case is not a long-lived model object: for each trigger a light `CaseModel` holding the current
-state is passed to the machine's event. The transitions are the definition's edges, in order; each
-edge's condition evaluates its declarative guard, and the edge that fires is remembered on the model.
+The machine is the definition as configuration: its states, each left and entered through the
+callbacks named `leave_state` and `enter_state`; its edges, in order, as transitions whose condition
+is the edge's declarative guard and whose `before` and `after` name the trigger's effects. For one
+fire the case (a `FiringCase`, states/firing.py) is the machine's model: the event checks the case's
+state, `prepare` runs the fire's own checks, the first edge whose guard holds moves the case, and
+every name resolves to a method of the model.
 """
 from __future__ import annotations
 
@@ -10,24 +13,31 @@ import json
 import re
 from typing import Any
 
-from transitions import Machine, MachineError
+from transitions import Machine, MachineError, Transition
+from transitions.extensions import GraphMachine
 
 from algorithms.definition import SAME, Definition, Edge
+from algorithms.schema import TriggerSpec
 
-from .guards import GuardContext, holds
+from .errors import RuleViolation
+from .guards import holds
 
 
-class CaseModel:
-    __slots__ = ("state", "edge")
+class EdgeTransition(Transition):
+    """A transition that knows the definition's edge it stands for (the outcome it records)."""
 
-    def __init__(self, state: str):
-        self.state = state
-        self.edge: Edge | None = None
+    def __init__(self, *args, edge: Edge | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.edge = edge
+
+
+class DefinitionMachine(Machine):
+    transition_cls = EdgeTransition
 
 
 def _condition(edge: Edge):
     def check(event) -> bool:
-        ctx: GuardContext = event.kwargs["ctx"]
+        ctx = event.model.ctx
         if edge.returns_to is not None:  # `return`: only back to where the case came from
             if ctx.history is None or ctx.history.entered_from() != edge.returns_to:
                 return False
@@ -35,10 +45,34 @@ def _condition(edge: Edge):
     return check
 
 
-def _remember(edge: Edge):
-    def before(event) -> None:
-        event.model.edge = edge
-    return before
+def _before(trig: TriggerSpec) -> list[str]:
+    """The trigger's effects that precede the change of state, by name."""
+    names = []
+    if trig.recorded() or trig.count:
+        names.append("record_data")
+    if trig.completes:
+        names.append("complete_tasks")
+    if trig.cancels:
+        names.append("cancel_tasks")
+    return names
+
+
+def _after(trig: TriggerSpec, edge: Edge) -> list[str]:
+    """The trigger's effects that follow the change of state (or stand for it, in an internal one)."""
+    names = []
+    if edge.internal and trig.reopens:
+        names.append("reopen_tasks")
+    if edge.internal and trig.restarts_timers:
+        names.append("restart_timers")
+    if trig.effect:
+        names.append(trig.effect)  # transfer, link or missing_reports
+    if trig.opens or trig.opens_each:
+        names.append("open_tasks")
+    if trig.notify:
+        names.append("notify")
+    if trig.spawn:
+        names.append("spawn")
+    return names
 
 
 _MACHINES: dict[tuple[str, int, str], Machine] = {}
@@ -46,16 +80,18 @@ _MACHINES: dict[tuple[str, int, str], Machine] = {}
 
 def _build_machine(definition: Definition) -> Machine:
     transitions: list[dict[str, Any]] = []
-    for edges in definition.edges.values():
+    for name, edges in definition.edges.items():
+        trig = definition.spec.triggers[name]
         for edge in edges:
             transitions.append({
-                "trigger": edge.trigger, "source": edge.source,
-                "dest": None if edge.dest == SAME else edge.dest,
-                "conditions": [_condition(edge)], "before": [_remember(edge)],
-            })
-    return Machine(model=None, states=list(definition.spec.states), transitions=transitions,
-                   initial=definition.spec.launch.initial or next(iter(definition.spec.states)),
-                   auto_transitions=False, send_event=True, ignore_invalid_triggers=False)
+                "trigger": name, "source": edge.source, "dest": None if edge.internal else edge.dest,
+                "conditions": [_condition(edge)], "before": _before(trig), "after": _after(trig, edge),
+                "edge": edge})
+    states = [{"name": n, "on_exit": ["leave_state"], "on_enter": ["enter_state"]} for n in definition.spec.states]
+    return DefinitionMachine(model=None, states=states, transitions=transitions,
+                             initial=definition.spec.launch.initial or next(iter(definition.spec.states)),
+                             auto_transitions=False, send_event=True, ignore_invalid_triggers=False,
+                             prepare_event="prepare")
 
 
 def machine_for(definition: Definition) -> Machine:
@@ -66,21 +102,23 @@ def machine_for(definition: Definition) -> Machine:
     return machine
 
 
-def choose_edge(definition: Definition, state: str, trigger: str, ctx: GuardContext) -> Edge | None:
-    """Run `trigger` from `state` through the machine; the edge taken, or None if every guard failed.
-    Raises MachineError when the trigger is not allowed from `state`."""
-    model = CaseModel(state)
-    machine = machine_for(definition)
-    event = machine.events.get(trigger)
-    if event is None:
-        raise MachineError(f"Can't trigger event {trigger} from state {state}!")
-    return model.edge if event.trigger(model, ctx=ctx) else None
+def run(definition: Definition, model: Any, trigger: str) -> bool:
+    """Fire `trigger` on `model` (the case) through its definition's machine: True when an edge
+    moved it, False when no edge's guard held. A trigger not allowed in the model's state is an
+    invalid_transition; whatever a callback raises passes through."""
+    event = machine_for(definition).events.get(trigger)
+    try:
+        if event is None:
+            raise MachineError(f"Can't trigger event {trigger} from state {model.state}!")
+        return event.trigger(model)
+    except MachineError:
+        sources = sorted({e.source for e in definition.edges.get(trigger, [])})
+        raise RuleViolation("invalid_transition", f"{trigger!r} is not allowed in state {model.state!r} "
+                                                  f"(allowed in: {', '.join(sources)})") from None
 
 
 def mermaid(definition: Definition, lang: str = "en", current: str | None = None) -> str:
     """A Mermaid state diagram of the definition (drawn by transitions' mermaid graph engine)."""
-    from transitions.extensions import GraphMachine
-
     titles = {n: s.title.model_dump()[lang] for n, s in definition.spec.states.items()}
     transitions = []
     seen = set()

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from algorithms.catalogue import load_catalogue
 from algorithms.definition import Definition
 from algorithms.schema import Deadline, TaskSpec
 
@@ -22,6 +23,7 @@ from .guards import CaseHistory, GuardContext, holds
 from .history import GENESIS, event_hash
 from .ladder import ladder_steps
 from .periods import period_end
+from .personal_data import master_key_from_settings
 from .recipients import bound_body, resolve
 from .subordination import subordination
 
@@ -96,14 +98,12 @@ class Services:
     def master_key(self):
         """The key that wraps each subject's data key (QORGAU_MASTER_KEY; see personal_data.py)."""
         if self._master_key is None:
-            from .personal_data import master_key_from_settings
             self._master_key = master_key_from_settings()
         return self._master_key
 
     @property
     def catalogue(self):
         if self._catalogue is None:
-            from algorithms.catalogue import load_catalogue
             self._catalogue = load_catalogue()
         return self._catalogue
 

@@ -6,9 +6,12 @@ import threading
 
 import pytest
 from sqlalchemy import func, select
+from transitions.core import Condition
 
 from states import tables as T
 from states.errors import RuleViolation
+from states.firing import FiringCase
+from states.machines import machine_for
 from states.verify import verify_case
 from states.unit_of_work import CaseChange
 
@@ -317,3 +320,30 @@ def test_every_event_is_chained_to_the_previous_one(engine):
     assert rows[1].actor == "kz-75.school-1" and rows[1].trigger == "assess"
     assert (rows[1].from_state, rows[1].to_state) == ("reported", "bullying_review")
     assert rows[1].algorithm_version == 2  # new cases run the latest version
+
+
+def test_the_definitions_machine_moves_the_case_and_decides_which_edge(engine, monkeypatch):
+    ref = launch(engine).ref
+    event = machine_for(engine.definition_for(engine.case(ref))).events["assess"]
+    seen = []
+    trigger = event.trigger
+
+    def watched(model, *args, **kwargs):
+        before = model.state
+        result = trigger(model, *args, **kwargs)
+        seen.append((type(model), model.case.ref, before, model.state, result))
+        return result
+
+    monkeypatch.setattr(event, "trigger", watched)
+    school = body(engine, ref, "school")
+    data = {"immediate_danger": False, "perpetrator": "peer"}
+    out = engine.fire(ref, "assess", school, data, now=kz(2026, 4, 6, 11))
+    assert seen == [(FiringCase, ref, "reported", "bullying_review", True)] and out.state == "bullying_review"
+
+    # The machine's conditions, not the engine, choose: with every edge refused the fire is refused.
+    other = launch(engine).ref
+    for transition in event.transitions["reported"]:
+        monkeypatch.setattr(transition, "conditions", [Condition(lambda _: False)])
+    with pytest.raises(RuleViolation) as err:
+        engine.fire(other, "assess", body(engine, other, "school"), data, now=kz(2026, 4, 6, 11))
+    assert err.value.code == "guard_failed" and engine.case(other).state == "reported"
