@@ -105,10 +105,10 @@ def _query_params_never_null(app: FastAPI) -> None:
 
 
 def _default_threads(engine) -> int:
-    """Worker threads for the synchronous handlers: QORGAU_API_THREADS, else 4 on SQLite (the busy
-    writes and single-statement reads run in the event loop there, see app/store.py; the rest are
-    CPU-bound, and more threads only queue on the GIL) and 8 on PostgreSQL (handlers wait on the network; fewer than the 15 pooled
-    connections)."""
+    """Worker threads for the store's reads and the synchronous handlers: QORGAU_API_THREADS, else 4
+    on SQLite (writes and one-statement reads run in the event loop there, see app/store.py; the rest
+    is CPU-bound, and more threads only queue on the GIL) and 8 on PostgreSQL (all store work waits
+    on the network there; fewer than the 15 pooled connections)."""
     setting = os.environ.get(THREADS_ENV)
     if setting:
         return max(1, int(setting))

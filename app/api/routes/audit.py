@@ -90,16 +90,17 @@ async def verify_every(principal: Caller, engine: Engine, store: Store) -> dict:
 @router.get("/reports/compliance", response_model=Compliance,
             responses={**responses(401, 403, 422), 200: {"content": {"text/csv": {}}}},
             summary="Compliance per body and task kind (auditor; coordinator: its region)")
-async def compliance(principal: Caller, engine: Engine, store: Store,
-                     date_from: Annotated[date, Query(alias="from", description="First Kazakhstan date, included.",
-                                                examples=["2026-04-01"])],
-               date_to: Annotated[date, Query(alias="to", description="Kazakhstan date after the window, excluded.",
-                                              examples=["2026-07-01"])],
-               region: Annotated[Optional[str], Query(max_length=8, examples=["KZ-75"])] = None,
-               by: Literal["body", "body_type"] = "body",
-               format: Literal["json", "csv"] = "json",
-               part: Annotated[Literal["tasks", "reported_late", "versions"], Query(description="With format=csv, which table: tasks, "
-                                                                "reported_late or versions.")] = "tasks"):
+async def compliance(
+        principal: Caller, engine: Engine, store: Store,
+        date_from: Annotated[date, Query(alias="from", description="First Kazakhstan date, included.",
+                                         examples=["2026-04-01"])],
+        date_to: Annotated[date, Query(alias="to", description="Kazakhstan date after the window, excluded.",
+                                       examples=["2026-07-01"])],
+        region: Annotated[Optional[str], Query(max_length=8, examples=["KZ-75"])] = None,
+        by: Literal["body", "body_type"] = "body",
+        format: Literal["json", "csv"] = "json",
+        part: Annotated[Literal["tasks", "reported_late", "versions"], Query(
+            description="With format=csv, which table: tasks, reported_late or versions.")] = "tasks"):
     """How each body met its deadlines on tasks opened in [from, to), as of now (see
     `qorgau report compliance`): rows per body, task kind and algorithm version (cancelled tasks counted
     apart, never as on time); `versions`, the cases behind the rows per algorithm version; `reported_late`,
