@@ -143,8 +143,9 @@ def store_for(engine) -> Store:
     return SQLiteStore(engine) if engine.db.dialect.name == "sqlite" else PostgresStore(engine)
 
 
-def get_store(request: Request) -> Store:
-    """The app's store (`app.state.store`, installed by `app.api.create_app`)."""
+async def get_store(request: Request) -> Store:
+    """The app's store (`app.state.store`, installed by `app.api.create_app`). Async: FastAPI would
+    run a plain function dependency in the thread pool, a thread hop on every request."""
     return request.app.state.store
 
 
