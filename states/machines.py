@@ -45,34 +45,28 @@ def _condition(edge: Edge):
     return check
 
 
-def _before(trig: TriggerSpec) -> list[str]:
-    """The trigger's effects that precede the change of state, by name."""
-    names = []
-    if trig.recorded() or trig.count:
-        names.append("record_data")
-    if trig.completes:
-        names.append("complete_tasks")
-    if trig.cancels:
-        names.append("cancel_tasks")
-    return names
+# A trigger's effects as the transition's named callbacks, in the order they run, each named only
+# where the definition asks for it: `before` the change of state, and `after` it (or in its place,
+# for an internal edge, which leaves and enters nothing).
+_BEFORE = {
+    "record_data": lambda trig, edge: trig.recorded() or trig.count,
+    "complete_tasks": lambda trig, edge: trig.completes,
+    "cancel_tasks": lambda trig, edge: trig.cancels,
+}
+_AFTER = {
+    "reopen_tasks": lambda trig, edge: edge.internal and trig.reopens,
+    "restart_timers": lambda trig, edge: edge.internal and trig.restarts_timers,
+    "transfer": lambda trig, edge: trig.effect == "transfer",
+    "link": lambda trig, edge: trig.effect == "link",
+    "missing_reports": lambda trig, edge: trig.effect == "missing_reports",
+    "open_tasks": lambda trig, edge: trig.opens or trig.opens_each,
+    "notify": lambda trig, edge: trig.notify,
+    "spawn": lambda trig, edge: trig.spawn,
+}
 
 
-def _after(trig: TriggerSpec, edge: Edge) -> list[str]:
-    """The trigger's effects that follow the change of state (or stand for it, in an internal one)."""
-    names = []
-    if edge.internal and trig.reopens:
-        names.append("reopen_tasks")
-    if edge.internal and trig.restarts_timers:
-        names.append("restart_timers")
-    if trig.effect:
-        names.append(trig.effect)  # transfer, link or missing_reports
-    if trig.opens or trig.opens_each:
-        names.append("open_tasks")
-    if trig.notify:
-        names.append("notify")
-    if trig.spawn:
-        names.append("spawn")
-    return names
+def _named(callbacks: dict[str, Any], trig: TriggerSpec, edge: Edge) -> list[str]:
+    return [name for name, wanted in callbacks.items() if wanted(trig, edge)]
 
 
 _MACHINES: dict[tuple[str, int, str], Machine] = {}
@@ -85,8 +79,8 @@ def _build_machine(definition: Definition) -> Machine:
         for edge in edges:
             transitions.append({
                 "trigger": name, "source": edge.source, "dest": None if edge.internal else edge.dest,
-                "conditions": [_condition(edge)], "before": _before(trig), "after": _after(trig, edge),
-                "edge": edge})
+                "conditions": [_condition(edge)], "before": _named(_BEFORE, trig, edge),
+                "after": _named(_AFTER, trig, edge), "edge": edge})
     states = [{"name": n, "on_exit": ["leave_state"], "on_enter": ["enter_state"]} for n in definition.spec.states]
     return DefinitionMachine(model=None, states=states, transitions=transitions,
                              initial=definition.spec.launch.initial or next(iter(definition.spec.states)),
