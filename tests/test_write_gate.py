@@ -1,5 +1,6 @@
-"""Writes on SQLite: the API does its store work in the event loop, so a write that has to wait --
-for a writer outside the API, or for another worker process of `qorgau api` -- must wait without
+"""Writes on SQLite: the web process writes in its event loop (`SQLiteStore`, app/store.py), so a
+write that has to wait -- for a writer outside the API, or for another worker process of `qorgau api`
+-- must wait without
 stopping the loop: reads are still answered meanwhile, and the write goes through once it may.
 And `qorgau api --workers 2` serves one port from two processes that write one at a time."""
 from __future__ import annotations
