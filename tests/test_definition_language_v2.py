@@ -9,6 +9,7 @@ import pytest
 
 from algorithms.loader import DefinitionError, load_definition
 from algorithms.registry import Registry
+from support.definitions import rejects
 
 from conftest import ROOT
 
@@ -26,22 +27,6 @@ def _broken(tmp_path: Path, name: str, old: str, new: str) -> Path:
     path = tmp_path / name
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     return path
-
-
-def _line_of(path: Path, needle: str) -> int:
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
-            return i
-    raise AssertionError(needle)
-
-
-def _rejects(path: Path, rule: str, needle: str | None = None) -> None:
-    with pytest.raises(DefinitionError) as info:
-        load_definition(path)
-    text = str(info.value)
-    assert re.search(rf"{re.escape(str(path))}:\d+: .*{rule}", text), text
-    if needle is not None:
-        assert f"{path}:{_line_of(path, needle)}:" in text, text
 
 
 def test_version_1_is_unchanged_and_version_2_is_the_latest():
@@ -87,47 +72,47 @@ def test_return_becomes_one_edge_per_origin():
 def test_a_decision_fired_by_the_system_is_rejected(tmp_path):
     path = _broken(tmp_path, "violence-report.v2.yaml", "    actors: [kdn]\n    decision: true",
                    "    actors: [kdn, any_bound]\n    decision: true")
-    _rejects(path, "a decision is taken by a named body type, not by 'any_bound'", "actors: [kdn, any_bound]")
+    rejects(path, "a decision is taken by a named body type, not by 'any_bound'", "actors: [kdn, any_bound]")
 
 
 def test_return_from_a_state_nothing_leads_into_is_rejected(tmp_path):
     # `screening` is entered only at launch: there is nowhere to return to.
     path = _broken(tmp_path, "suicide-response.v2.yaml", "      - {from: screening, to: follow_up}",
                    "      - {from: screening, to: return}")
-    _rejects(path, "`return` from 'screening', but no transition leads into that state",
+    rejects(path, "`return` from 'screening', but no transition leads into that state",
              "{from: screening, to: return}")
 
 
 def test_a_timer_anchored_to_an_unknown_trigger_is_rejected(tmp_path):
     path = _broken(tmp_path, "violence-report.v2.yaml", "anchor: [plan_approved, kdn_decided]",
                    "anchor: [plan_aproved, kdn_decided]")
-    _rejects(path, "timer anchored to unknown trigger 'plan_aproved'", "plan_aproved")
+    rejects(path, "timer anchored to unknown trigger 'plan_aproved'", "plan_aproved")
 
 
 def test_a_history_guard_on_an_unknown_trigger_is_rejected(tmp_path):
     path = _broken(tmp_path, "violence-report.v2.yaml", "not: {event: {trigger: [deregistered], since: [plan_approved]}}",
                    "not: {event: {trigger: [deregisterd], since: [plan_approved]}}")
-    _rejects(path, "event names unknown trigger 'deregisterd'")
+    rejects(path, "event names unknown trigger 'deregisterd'")
 
 
 def test_omitting_or_amending_a_trigger_the_common_file_lacks_is_rejected(tmp_path):
     path = _broken(tmp_path, "plan-reporting.v2.yaml", "omit: [transfer, transfer_accepted]",
                    "omit: [transfer, transfer_acepted]")
-    _rejects(path, "omits 'transfer_acepted'", "omit: [transfer, transfer_acepted]")
+    rejects(path, "omits 'transfer_acepted'", "omit: [transfer, transfer_acepted]")
     path = _broken(tmp_path, "plan-reporting.v2.yaml", "    withdraw: {actors: [ministry_education], decision: true}",
                    "    withdrew: {actors: [ministry_education], decision: true}")
-    _rejects(path, "amends 'withdrew'", "withdrew:")
+    rejects(path, "amends 'withdrew'", "withdrew:")
 
 
 def test_lateness_counted_from_a_field_that_is_not_a_date_time_is_rejected(tmp_path):
     path = _broken(tmp_path, "violence-report.v2.yaml", "    from: detected_at\n", "    from: summary\n")
-    _rejects(path, "late counts from a datetime launch field; 'summary' is not one", "from: summary")
+    rejects(path, "late counts from a datetime launch field; 'summary' is not one", "from: summary")
 
 
 def test_a_field_both_required_and_required_when_is_rejected(tmp_path):
     path = _broken(tmp_path, "violence-report.v2.yaml", "        type: registry_number\n",
                    "        type: registry_number\n        required: true\n")
-    _rejects(path, "either `required` or `required_when`")
+    rejects(path, "either `required` or `required_when`")
 
 
 def test_an_unknown_ladder_recipient_is_rejected(tmp_path):
@@ -146,4 +131,4 @@ def test_an_unknown_ladder_recipient_is_rejected(tmp_path):
 def test_within_past_on_a_field_that_is_not_a_date_time_is_rejected(tmp_path):
     path = _broken(tmp_path, "violence-report.v2.yaml", "      type: datetime\n      required: true\n      within_past:",
                    "      type: string\n      required: true\n      within_past:")
-    _rejects(path, "`within_past` applies to a datetime field")
+    rejects(path, "`within_past` applies to a datetime field")

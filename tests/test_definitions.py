@@ -1,7 +1,6 @@
 """Algorithm definitions are data: a bad one is rejected with `file:line: rule`, a good one pins."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import yaml
 from algorithms.loader import DefinitionError, load_definition
 from algorithms.registry import Registry
 from states.errors import DefinitionChanged
+from support.definitions import line_of, rejects
 
 from conftest import ROOT
 
@@ -24,21 +24,6 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
     return path
 
 
-def _line_of(path: Path, needle: str) -> int:
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
-            return i
-    raise AssertionError(needle)
-
-
-def _rejects(path: Path, rule: str) -> str:
-    with pytest.raises(DefinitionError) as info:
-        load_definition(path)
-    text = str(info.value)
-    assert re.search(rf"{re.escape(str(path))}:\d+: .*{rule}", text), text
-    return text
-
-
 def test_shipped_definitions_load_and_pin_their_content_hash():
     registry = Registry.load()
     assert {"violence-report", "social-patronage"} <= set(registry.ids())
@@ -48,65 +33,65 @@ def test_shipped_definitions_load_and_pin_their_content_hash():
 
 def test_unknown_target_state_is_named_with_its_line(tmp_path):
     path = _broken(tmp_path, "- {from: appeal_review, to: support_plan}", "- {from: appeal_review, to: suport_plan}")
-    text = _rejects(path, "unknown state 'suport_plan'")
-    assert f"{path}:{_line_of(path, 'suport_plan')}:" in text
+    text = rejects(path, "unknown state 'suport_plan'")
+    assert f"{path}:{line_of(path, 'suport_plan')}:" in text
 
 
 def test_unknown_body_type_is_rejected(tmp_path):
     path = _broken(tmp_path, "body: guardianship, deadline: {working_days: 3}", "body: guardianshp, deadline: {working_days: 3}")
-    _rejects(path, "unknown body type 'guardianshp'")
+    rejects(path, "unknown body type 'guardianshp'")
 
 
 def test_unknown_template_is_rejected(tmp_path):
     path = _broken(tmp_path, "{template: case_closed, to: [all_bound]}", "{template: case_finished, to: [all_bound]}")
-    _rejects(path, "unknown template 'case_finished'")
+    rejects(path, "unknown template 'case_finished'")
 
 
 def test_unknown_task_kind_in_completes_is_rejected(tmp_path):
     path = _broken(tmp_path, "completes: [collect_information]", "completes: [collect_info]")
-    _rejects(path, "unknown task kind 'collect_info'")
+    rejects(path, "unknown task kind 'collect_info'")
 
 
 def test_timer_firing_an_unknown_trigger_is_rejected(tmp_path):
     path = _broken(tmp_path, "open_task: {kind: decide_kdn_referral, body: school, deadline: {working_days: 5}, ladder: standard, source: Rules 506 p.12.3}",
                    "fire: no_such_trigger")
-    _rejects(path, "unknown trigger 'no_such_trigger'")
+    rejects(path, "unknown trigger 'no_such_trigger'")
 
 
 def test_unreachable_state_is_rejected(tmp_path):
     path = _broken(tmp_path, "      - {from: [monitoring, support_plan], to: consilium_review}",
                    "      - {from: [monitoring, support_plan], to: monitoring}")
-    _rejects(path, "unreachable state 'consilium_review'")
+    rejects(path, "unreachable state 'consilium_review'")
 
 
 def test_non_final_state_without_a_way_out_is_rejected(tmp_path):
     path = _broken(tmp_path, "      - {from: consilium_review, to: monitoring}", "      - {from: consilium_review, to: same}")
-    _rejects(path, "non-final state 'consilium_review' has no way out")
+    rejects(path, "non-final state 'consilium_review' has no way out")
 
 
 def test_bad_deadline_syntax_is_rejected(tmp_path):
     path = _broken(tmp_path, "deadline: {working_days: 15}", "deadline: {workdays: 15}")
-    text = _rejects(path, "")
+    text = rejects(path, "")
     assert "workdays" in text
-    assert f"{path}:{_line_of(path, 'workdays')}:" in text
+    assert f"{path}:{line_of(path, 'workdays')}:" in text
 
 
 def test_deadline_with_two_rules_is_rejected(tmp_path):
     path = _broken(tmp_path, "deadline: {working_days: 15}", "deadline: {working_days: 15, hours: 2}")
-    _rejects(path, "exactly one of")
+    rejects(path, "exactly one of")
 
 
 def test_guard_on_undeclared_field_is_rejected(tmp_path):
     path = _broken(tmp_path, "when: {field: data.immediate_danger, equals: true}",
                    "when: {field: data.immediate_dangr, equals: true}")
-    text = _rejects(path, "guard on undeclared field 'data.immediate_dangr'")
-    assert f"{path}:{_line_of(path, 'immediate_dangr')}:" in text
+    text = rejects(path, "guard on undeclared field 'data.immediate_dangr'")
+    assert f"{path}:{line_of(path, 'immediate_dangr')}:" in text
 
 
 def test_guard_written_as_python_is_not_evaluated_but_rejected(tmp_path):
     path = _broken(tmp_path, "when: {field: data.immediate_danger, equals: true}",
                    "when: \"__import__('os').system('true')\"")
-    _rejects(path, "when")
+    rejects(path, "when")
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
