@@ -1,4 +1,4 @@
-"""The web process never waits for the store in its event loop: while one request's reads take a
+"""The web process never waits for the store in its event loop: while one request's reads take
 seconds (PostgreSQL's `pg_sleep`, in the store), a concurrent inbox request on the same app is
 answered at once, from the API and from the pages alike (app/store.py, issue 15 item 3)."""
 from __future__ import annotations
