@@ -122,5 +122,5 @@ def run(action: Callable[[], Any]) -> Any:
         typer.echo(f"error: {exc.code}: {exc.message}{field}", err=True)
         raise typer.Exit(1)
     except TokenError as exc:
-        typer.echo(f"error: invalid_data: {exc.message}", err=True)
+        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
         raise typer.Exit(1)

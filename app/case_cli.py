@@ -20,10 +20,13 @@ from typing import Any, Callable, Optional
 import typer
 import yaml
 
+from states.access import OPERATOR
 from states.calendar import KZ_TZ
 from states.clock import iso
+from states.commands import CreateToken, RevokeToken
+from states.handling import Handler
 from states.store import open_engine
-from states.tokens import ROLES, create_token, list_tokens, revoke_token
+from states.tokens import ROLES, list_tokens
 
 from app.case_backends import Remote, backend_for, run
 from app.presenters import iter_pages
@@ -339,7 +342,7 @@ def token_create(body: str = typer.Option(..., "--body", "-b", help="The body th
         out = run(lambda: Remote(api, token).api.create_token(body, role, label))
     else:
         engine = open_engine()
-        secret, created = run(lambda: create_token(engine.db, body, role, label))
+        secret, created = run(lambda: Handler(engine).handle(CreateToken(body, role, label), OPERATOR))
         out = {**_token_dict(created), "token": secret}
     if as_json:
         _print_json(out)
@@ -382,7 +385,7 @@ def token_revoke(which: str = typer.Argument(..., help="The token's id or prefix
         out = run(lambda: Remote(api, token).api.revoke_token(int(which)))
     else:
         engine = open_engine()
-        out = _token_dict(run(lambda: revoke_token(engine.db, which)))
+        out = _token_dict(run(lambda: Handler(engine).handle(RevokeToken(which), OPERATOR)))
     if as_json:
         _print_json(out)
         return

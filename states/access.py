@@ -68,6 +68,7 @@ def operator(body: Body) -> Principal:
 
 
 SYSTEM = Principal(token_id=None, prefix=None, role="system", body=None)
+OPERATOR = Principal(token_id=None, prefix=None, role="operator", body=None)  # the local CLI, acting as no body
 
 
 def require_role(principal: Principal, roles: tuple[str, ...], what: str) -> None:

@@ -54,4 +54,18 @@ class ErasePersonalData:
     note: str | None = None
 
 
-Command = Launch | Fire | Transfer | ReadPersonalData | ErasePersonalData
+@dataclass(frozen=True)
+class CreateToken:
+    """A token for `body_id` acting as `role` (the secret is returned once, only its hash kept)."""
+    body_id: str
+    role: str
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class RevokeToken:
+    """Revoke the token with this id or prefix; refused from its next request on."""
+    token: str
+
+
+Command = Launch | Fire | Transfer | ReadPersonalData | ErasePersonalData | CreateToken | RevokeToken

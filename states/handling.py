@@ -13,13 +13,14 @@ from typing import Any
 from sqlalchemy import select
 
 from . import tables as T
-from .access import FIRE, LAUNCH, Principal, check_case, check_launch, check_personal, require_role
+from .access import FIRE, LAUNCH, TOKENS, Principal, check_case, check_launch, check_personal, require_role
 from .clock import utcnow
-from .commands import Command, ErasePersonalData, Fire, Launch, ReadPersonalData, Transfer
+from .commands import Command, CreateToken, ErasePersonalData, Fire, Launch, ReadPersonalData, RevokeToken, Transfer
 from .db import scrub
 from .errors import RuleViolation
 from .personal_data import check_purpose, erase_subject, read_personal, subject_of_case
 from .queries import load_case_row
+from .tokens import Token, create_token, revoke_token
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Handler:
     def __init__(self, engine):
         self.engine = engine
         self._by_type = {Launch: self.launch, Fire: self.fire, Transfer: self.transfer,
-                         ReadPersonalData: self.read_personal_data, ErasePersonalData: self.erase_personal_data}
+                         ReadPersonalData: self.read_personal_data, ErasePersonalData: self.erase_personal_data,
+                         CreateToken: self.create_token, RevokeToken: self.revoke_token}
 
     def handle(self, command: Command, caller: Principal, *, now: datetime | None = None) -> Any:
         handler = self._by_type.get(type(command))
@@ -86,3 +88,12 @@ class Handler:
             erase_subject(conn, subject_id, actor=caller.body_id, now=now or utcnow(),
                           retention_days=cmd.retention_days, force=cmd.force, purpose=cmd.note)
         return Erased(subject_id, refs, scrub(self.engine.db))
+
+    # ------------------------------------------------------------------ tokens
+    def create_token(self, cmd: CreateToken, caller: Principal, now: datetime | None) -> tuple[str, Token]:
+        require_role(caller, TOKENS, "token management")
+        return create_token(self.engine.db, cmd.body_id, cmd.role, cmd.label, now=now)
+
+    def revoke_token(self, cmd: RevokeToken, caller: Principal, now: datetime | None) -> Token:
+        require_role(caller, TOKENS, "token management")
+        return revoke_token(self.engine.db, cmd.token, now=now)

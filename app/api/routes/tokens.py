@@ -5,13 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from states.tokens import create_token, list_tokens, revoke_token
-
 from states.access import TOKENS, require_role
+from states.commands import CreateToken, RevokeToken
+from states.tokens import list_tokens
+
 from ..errors import responses
 from ..models import TokenCreate, TokenCreated, TokenView
 from ..query_check import QueryCheckedRoute
-from ._shared import Caller, Engine, Store
+from ._shared import Caller, Commands, Engine, Store
 
 router = APIRouter(route_class=QueryCheckedRoute, tags=["tokens"])
 
@@ -34,17 +35,15 @@ async def tokens(principal: Caller, engine: Engine, store: Store) -> list:
 
 @router.post("/tokens", status_code=201, response_model=TokenCreated, responses=responses(401, 403, 422),
              summary="Create a token (admin)")
-async def create(body: TokenCreate, principal: Caller, engine: Engine, store: Store) -> dict:
+async def create(body: TokenCreate, principal: Caller, commands: Commands, store: Store) -> dict:
     """The secret is in the answer once; only its SHA-256 is kept."""
-    require_role(principal, TOKENS, "token management")
-    secret, token = await store.write(create_token, engine.db, body.body, body.role, body.label)
+    secret, token = await store.write(commands.handle, CreateToken(body.body, body.role, body.label), principal)
     return {**_view(token), "token": secret}
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenView, responses=responses(401, 403, 404, 422),
                summary="Revoke a token (admin)")
-async def revoke(token_id: Annotated[int, Path(ge=1, le=2_000_000_000)], principal: Caller, engine: Engine,
+async def revoke(token_id: Annotated[int, Path(ge=1, le=2_000_000_000)], principal: Caller, commands: Commands,
                  store: Store) -> dict:
     """Revoked tokens are refused from the next request on (401). Revoking twice changes nothing."""
-    require_role(principal, TOKENS, "token management")
-    return _view(await store.write(revoke_token, engine.db, str(token_id)))
+    return _view(await store.write(commands.handle, RevokeToken(str(token_id)), principal))
