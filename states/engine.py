@@ -225,6 +225,14 @@ class Engine:
         raise RuleViolation("invalid_data", f"field {field!r}: {value!r} is neither a body id nor a body type",
                             field=field)
 
+    def may_launch(self, d: Definition, region: str, actor: str) -> bool:
+        """Whether body `actor` may launch `d` in `region` (what a launch form offers)."""
+        try:
+            self._authorize_launch(d, region, actor)
+        except RuleViolation:
+            return False
+        return True
+
     def _authorize_launch(self, d: Definition, region: str, actor: str) -> None:
         allowed = d.spec.launch.actors
         if actor == "system":

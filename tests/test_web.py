@@ -596,3 +596,15 @@ def test_labels_of_version_2_values_in_kazakh_and_russian():
     assert i18n.value_title("pre_trial_investigation", "kk") == "Сотқа дейінгі тергеп-тексеру"
     assert i18n.body_type_title("kdn", "kk") == ("Кәмелетке толмағандардың істері және олардың құқықтарын "
                                                  "қорғау жөніндегі комиссия")
+
+
+def test_the_launch_form_offers_only_what_the_body_may_launch(site, engine):
+    # Version 2: the akimat supervises only the commission and the interagency group, so it may not
+    # report violence; the region's education department may.
+    def offered(body: str) -> list[str]:
+        page = sign_in(site, engine, body, "coordinator").get("/dashboard").text
+        picker = page[page.index('id="launch-algorithm"'):]
+        return re.findall(r'<option value="([a-z-]+)"', picker[:picker.index("</select>")])
+
+    assert "violence-report" not in offered("kz-75.akimat")
+    assert "violence-report" in offered("kz-75.education_department")

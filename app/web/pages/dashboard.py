@@ -31,7 +31,11 @@ async def _launch_view(ctx: Ctx, algorithm: str | None, *, values=None, errors=N
     launchable = []
     for d_id in ctx.registry.ids():
         d = ctx.registry.latest(d_id)
-        if p.body.type in d.spec.launch.actors or p.role == "coordinator":
+        # Only what the engine would accept from this body in its region (e.g. version 2's akimat
+        # supervises only the commission and the interagency group: no violence report from it).
+        may = (ctx.engine.may_launch(d, p.region, p.body_id) if p.region is not None
+               else p.body.type in d.spec.launch.actors or p.role == "coordinator")
+        if may:
             launchable.append((d_id, i18n.pick(d.spec.title, ctx.lang)))
     chosen = algorithm if algorithm in dict(launchable) else None
     fields = []
