@@ -26,6 +26,7 @@ from . import tables as T
 from .calendar import KZ_TZ
 from .clock import as_utc, iso, utcnow
 from .errors import RuleViolation
+from .guards import describe
 from .authority import may_fire
 from .history import event_document
 from .replay import ESCALATION_LEVEL, replay
@@ -284,7 +285,9 @@ def field_schema(name: str, spec: FieldSpec) -> dict[str, Any]:
             "help": spec.help.model_dump() if spec.help else None,
             "choices": list(spec.values) if spec.values else None, "max_length": spec.max_length,
             "min": spec.min, "max": spec.max, "body_type": spec.body_type,
-            "items": [field_schema(n, s) for n, s in spec.items.items()] if spec.items else None}
+            "items": [field_schema(n, s) for n, s in spec.items.items()] if spec.items else None,
+            "required_when": describe(spec.required_when) if spec.required_when else None,
+            "within_past": spec.within_past.rule() if spec.within_past else None}
 
 
 def trigger_fields(d: Definition, name: str) -> list[dict[str, Any]]:

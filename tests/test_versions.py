@@ -75,3 +75,13 @@ def test_closing_cancels_other_bodies_work_and_names_the_closing_event(engine):
                           now=kz(2026, 4, 6, 11))
     rows = _tasks(engine, ref)
     assert rows and all(t.status == "cancelled" and t.cancelled_by == outcome.version for t in rows)
+
+
+def test_a_form_learns_when_a_field_is_required_and_how_old_a_time_may_be(engine):
+    from states.queries import field_schema, trigger_fields
+    d = engine.registry.get("violence-report", 2)
+    fields = {f["name"]: f for f in trigger_fields(d, "police_check_done")}
+    assert fields["register"]["required"] is False
+    assert fields["register"]["required_when"] == "data.outcome ≠ 'no_offence'"
+    assert fields["registry_number"]["required_when"] == "data.register is set"
+    assert field_schema("detected_at", d.spec.launch.data["detected_at"])["within_past"] == {"months": 12}

@@ -228,6 +228,10 @@ class FieldView(BaseModel):
     max: Optional[int]
     body_type: Optional[str]
     items: Optional[list["FieldView"]]
+    required_when: Optional[str] = Field(None, description="Required when this condition on the data holds.",
+                                         examples=["data.outcome ≠ 'no_offence'"])
+    within_past: Optional[dict[str, int]] = Field(None, description="A date-time at most this long before now.",
+                                                  examples=[{"months": 12}])
 
 
 class ActionView(BaseModel):
