@@ -3,7 +3,6 @@ and a launch from the flows, all reach the engine through `states.handling.Handl
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import typer
@@ -18,9 +17,9 @@ from states.store import open_engine
 from states.tokens import create_token
 
 from factories import violence_report_data
+from test_web import csrf_of, sign_in
 
 ASSESS = {"immediate_danger": False, "perpetrator": "peer"}
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -53,16 +52,10 @@ def test_the_api_fires_through_the_handler(engine, handled):
 
 def test_the_pages_fire_through_the_handler(engine, handled):
     ref = _case(engine)
-    secret, _ = create_token(engine.db, "kz-75.school-1", "agency")
-    with TestClient(create_site(engine, base_url="http://testserver"), base_url="http://testserver",
-                    follow_redirects=False) as client:
-        r = client.post("/login", data={"csrf": CSRF.search(client.get("/login").text).group(1), "token": secret,
-                                        "next": "/"})
-        assert r.status_code == 303
-        form = client.get(f"/cases/{ref}/tasks/t1")
-        r = client.post(f"/cases/{ref}/fire", data={"csrf": CSRF.search(form.text).group(1), "version": "1",
-                                                    "trigger": "assess", "task": "t1", "d.immediate_danger": "false",
-                                                    "d.perpetrator": "peer"})
+    client = sign_in(create_site(engine, base_url="http://testserver"), engine, "kz-75.school-1", "agency")
+    form = client.get(f"/cases/{ref}/tasks/t1")
+    r = client.post(f"/cases/{ref}/fire", data={"csrf": csrf_of(form.text), "version": "1", "trigger": "assess",
+                                                "task": "t1", "d.immediate_danger": "false", "d.perpetrator": "peer"})
     assert r.status_code == 303, r.text
     assert handled == [("Fire", "agency", "assess")]
 

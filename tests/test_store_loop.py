@@ -3,7 +3,6 @@ seconds (PostgreSQL's `pg_sleep`, in the store), a concurrent inbox request on t
 answered at once, from the API and from the pages alike (app/store.py, issue 15 item 3)."""
 from __future__ import annotations
 
-import re
 import threading
 import time
 from contextlib import contextmanager
@@ -18,10 +17,10 @@ from app.web import create_site
 from states.tokens import create_token
 
 from test_api_fixtures import bullying
+from test_web import csrf_of
 
 SLOW_SECONDS = 2.5
 QUICK_SECONDS = 1.25  # an inbox takes milliseconds; half the slow read is "at once", with room for a loaded CI machine
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -111,7 +110,6 @@ def _auditor_token(engine) -> str:
 @contextmanager
 def _signed_in(url: str, secret: str):
     with httpx.Client(base_url=url, timeout=30, follow_redirects=False) as client:
-        token = CSRF.search(client.get("/login").text).group(1)
-        r = client.post("/login", data={"csrf": token, "token": secret, "next": "/"})
+        r = client.post("/login", data={"csrf": csrf_of(client.get("/login").text), "token": secret, "next": "/"})
         assert r.status_code == 303, r.text
         yield client

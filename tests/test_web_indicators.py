@@ -15,14 +15,13 @@ os.environ.setdefault("QORGAU_SESSION_SECRET", "test-session-secret-not-for-prod
 from fastapi.testclient import TestClient  # noqa: E402
 
 from app.web import create_site  # noqa: E402
-from app.web import session as sessions  # noqa: E402
 from states.clock import utcnow  # noqa: E402
 from states.indicators import Figure, disclose, region_figures  # noqa: E402
-from states.tokens import create_token  # noqa: E402
+
+from test_web import sign_in  # noqa: E402
 
 pytestmark = pytest.mark.db
 VR_V1 = {"form": "bullying", "channel": "school", "summary": "synthetic"}
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def vr(at: datetime, *, late_by: timedelta = timedelta(hours=1), form: str = "bullying") -> dict:
@@ -94,13 +93,7 @@ def test_reported_late_counts_late_violence_reports_per_region_in_the_window(eng
 
 
 def site_client(engine, body: str, role: str, lang: str = "en") -> TestClient:
-    site = create_site(engine, base_url="http://testserver")
-    secret, _ = create_token(engine.db, body, role)
-    client = TestClient(site, base_url="http://testserver", follow_redirects=False)
-    client.cookies.set(sessions.LANG_COOKIE, lang)
-    token = CSRF.search(client.get("/login").text).group(1)
-    assert client.post("/login", data={"csrf": token, "token": secret, "next": "/"}).status_code == 303
-    return client
+    return sign_in(create_site(engine, base_url="http://testserver"), engine, body, role, lang)
 
 
 def test_the_map_shows_reported_late_and_hides_small_counts_without_access(engine):
