@@ -7,10 +7,10 @@ from typing import Iterable
 from algorithms.schema import REPUBLIC_TYPES
 
 
-def resolve(tokens: Iterable[str], bindings: dict[str, str], directory, assignee: str | None = None,
-            chain=None) -> list[str]:
-    """Body ids for the tokens; `chain` (a Subordination) answers `.parent`, `.top` and
-    `.line_ministry`, else the directory's own parents."""
+def resolve(tokens: Iterable[str], bindings: dict[str, str], directory, assignee: str | None,
+            chain) -> list[str]:
+    """Body ids for the tokens; `chain` (the algorithm's Subordination) answers `.parent`, `.top`
+    and `.line_ministry`."""
     out: list[str] = []
 
     def add(body_id: str | None) -> None:
@@ -25,7 +25,7 @@ def resolve(tokens: Iterable[str], bindings: dict[str, str], directory, assignee
         base, _, relation = token.partition(".")
         body_id = assignee if base == "assignee" else bound_body(base, bindings, directory)
         if body_id and relation:
-            body_id = _related(body_id, relation, directory, chain)
+            body_id = _related(body_id, relation, chain)
         add(body_id)
     return out
 
@@ -39,12 +39,12 @@ def bound_body(role: str, bindings: dict[str, str], directory) -> str | None:
     return None
 
 
-def _related(body_id: str, relation: str, directory, chain) -> str | None:
+def _related(body_id: str, relation: str, chain) -> str | None:
     if relation == "parent":
-        p = chain.parent(body_id) if chain is not None else directory.parent(body_id)
+        p = chain.parent(body_id)
     elif relation == "top":
-        p = chain.top(body_id) if chain is not None else directory.top_of_chain(body_id)
-    elif relation == "line_ministry" and chain is not None:
+        p = chain.top(body_id)
+    elif relation == "line_ministry":
         p = chain.line_ministry(body_id)
     else:
         raise ValueError(f"unknown relation {relation!r}")
