@@ -377,29 +377,22 @@ class _Page:
             out.append(row(owner, up, ", ".join(critical) or "no ladder"))
         return out + [""]
 
-    def _task_bodies(self):
+    def _declared_tasks(self, *, each: bool = False):
+        """Every task declared by a state, a timer or a trigger's `opens` (with `each`, also a
+        trigger's one-task-per-item `opens_each`, whose body is a field of the item), in file order."""
         for st in self.spec.states.values():
-            for t in st.tasks:
-                yield t.body, t.ladder
-            for tm in st.timers:
-                if tm.open_task:
-                    yield tm.open_task.body, tm.open_task.ladder
+            yield from st.tasks
+            yield from (tm.open_task for tm in st.timers if tm.open_task)
         for tr in self.spec.triggers.values():
-            for t in tr.opens:
-                yield t.body, t.ladder
+            yield from tr.opens
+            if each and tr.opens_each:
+                yield tr.opens_each
+
+    def _task_bodies(self):
+        return ((t.body, t.ladder) for t in self._declared_tasks())
 
     def _task_ladders(self):
-        for st in self.spec.states.values():
-            for t in st.tasks:
-                yield t.kind, t.ladder
-            for tm in st.timers:
-                if tm.open_task:
-                    yield tm.open_task.kind, tm.open_task.ladder
-        for tr in self.spec.triggers.values():
-            for t in tr.opens:
-                yield t.kind, t.ladder
-            if tr.opens_each:
-                yield tr.opens_each.kind, tr.opens_each.ladder
+        return ((t.kind, t.ladder) for t in self._declared_tasks(each=True))
 
 
 def mermaid_block(d: Definition) -> str:
