@@ -10,6 +10,7 @@ import yaml
 
 from .definition import Definition
 from .loader import ALGORITHMS_DIR, DefinitionError, load_common, load_definition
+from .migration import Migration, MigrationFileError, load_migrations
 
 DEFINITION_GLOB = "*.v*.yaml"
 
@@ -22,7 +23,7 @@ class Registry:
     """Definitions by (id, version), with this deployment's deadline overrides applied. A case pins
     the overrides it was launched under, and `variant` rebuilds exactly that definition later."""
 
-    def __init__(self, definitions: Iterable[Definition]):
+    def __init__(self, definitions: Iterable[Definition], migration_dirs: Iterable[str | Path] = ()):
         self._by_key: dict[tuple[str, int], Definition] = {}
         self._variants: dict[tuple[str, int, str], Definition] = {}
         for d in definitions:
@@ -30,6 +31,11 @@ class Registry:
                 raise DefinitionError([f"{d.file}:1: {d.id} version {d.version} is also defined in {self._by_key[d.key].file}"])
             self._by_key[d.key] = d
         self._check_spawns()
+        try:
+            self.migrations: dict[tuple[str, int, int], Migration] = load_migrations(
+                [Path(d) for d in migration_dirs], self._by_key)
+        except MigrationFileError as exc:
+            raise DefinitionError(exc.problems) from None
 
     @classmethod
     def load(cls, dirs: Iterable[str | Path] = (), include_shipped: bool = True,
@@ -39,10 +45,11 @@ class Registry:
         overrides = _load_overrides(overrides_file or os.environ.get("QORGAU_DEADLINE_OVERRIDES"))
         common = load_common()
         paths: list[Path] = []
+        dirs = [Path(d) for d in dirs]
         if include_shipped:
             paths.extend(sorted(ALGORITHMS_DIR.glob(DEFINITION_GLOB)))
         for d in dirs:
-            paths.extend(sorted(Path(d).glob(DEFINITION_GLOB)))
+            paths.extend(sorted(d.glob(DEFINITION_GLOB)))
         problems: list[str] = []
         defs: list[Definition] = []
         for p in paths:
@@ -53,7 +60,7 @@ class Registry:
                 problems.extend(exc.problems)
         if problems:
             raise DefinitionError(problems)
-        return cls(defs)
+        return cls(defs, ([ALGORITHMS_DIR] if include_shipped else []) + dirs)
 
     def _check_spawns(self) -> None:
         problems = []
@@ -90,6 +97,10 @@ class Registry:
         if not versions:
             raise UnknownAlgorithm(f"unknown algorithm {algorithm!r}; known: {', '.join(self.ids())}")
         return self._by_key[(algorithm, max(versions))]
+
+    def migration(self, algorithm: str, from_version: int, to_version: int) -> Migration | None:
+        """The migration file joining two versions of `algorithm`, if one is published."""
+        return self.migrations.get((algorithm, int(from_version), int(to_version)))
 
     def ids(self) -> list[str]:
         return sorted({k[0] for k in self._by_key})

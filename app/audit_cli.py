@@ -40,7 +40,7 @@ def replay_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-
 
     from states import tables as T
     from states.clock import iso, utcnow
-    from states.history import event_document
+    from states.history import event_documents
     from states.replay import replay
     from states.store import open_engine
 
@@ -52,7 +52,7 @@ def replay_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-
             typer.echo(f"no case {ref}", err=True)
             raise typer.Exit(1)
         rows = conn.execute(select(T.events).where(T.events.c.case_id == case.id).order_by(T.events.c.seq)).all()
-    docs = [event_document(r, case.ref, case.algorithm, case.definition_hash) for r in rows]
+    docs = event_documents(rows, case.ref, case.algorithm, case.definition_hash)
     shown = [d for d in docs if d["at"] <= iso(moment)]
     if not shown:
         typer.echo(f"{ref} did not exist yet at {moment.astimezone(KZ_TZ):%Y-%m-%d %H:%M} (launched {_local(docs[0]['at'])})", err=True)
@@ -60,7 +60,8 @@ def replay_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-
     state = replay(docs, at=moment)
     now_iso = iso(moment)
     open_tasks = [dict(t, overdue=t["due"] < now_iso) for t in state.open_tasks()]
-    out = {"ref": ref, "at": moment.astimezone(KZ_TZ).isoformat(), "state": state.state, "outcome": state.outcome,
+    out = {"ref": ref, "at": moment.astimezone(KZ_TZ).isoformat(), "algorithm": case.algorithm,
+           "algorithm_version": state.algorithm_version, "state": state.state, "outcome": state.outcome,
            "critical": state.critical, "region": state.region, "bindings": state.bindings,
            "escalation_level": max((t.get("level", 0) for t in open_tasks), default=0),
            "open_tasks": [{"key": t["key"], "kind": t["kind"], "body": t["body"], "due": t["due"],
@@ -70,7 +71,8 @@ def replay_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{ref} as of {moment.astimezone(KZ_TZ):%Y-%m-%d %H:%M} (Kazakhstan time)")
+    typer.echo(f"{ref} as of {moment.astimezone(KZ_TZ):%Y-%m-%d %H:%M} (Kazakhstan time), "
+               f"{case.algorithm} version {state.algorithm_version}")
     typer.echo(f"  state: {state.state}" + (f"  outcome: {state.outcome}" if state.outcome else "")
                + ("  CRITICAL" if state.critical else "") + f"  region: {state.region}"
                + f"  escalation level: {out['escalation_level']}")

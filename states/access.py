@@ -33,6 +33,7 @@ FIRE = ("agency",)
 INBOX = ("agency", "coordinator")
 COMPLIANCE = ("admin", "auditor", "coordinator")
 TOKENS = ("admin",)
+MIGRATE = ("admin", "coordinator")  # a coordinator only of a ministry (no region): see check_migration
 TRUSTED = ("operator", "system")  # the local command line's operator, the flows and timers
 
 
@@ -107,6 +108,14 @@ def check_launch(principal: Principal, region: str) -> None:
         return
     if principal.role == "coordinator" and principal.region is not None and region != principal.region:
         raise forbidden(f"a coordinator of {principal.region} launches cases in its own region, not {region}")
+
+
+def check_migration(principal: Principal) -> None:
+    """Moving cases to another algorithm version is for an administrator or a ministry's coordinator."""
+    require_role(principal, MIGRATE, "migrating cases")
+    if principal.role == "coordinator" and principal.region is not None:
+        raise forbidden(f"migrating cases is for a ministry's coordinator; {principal.body_id} coordinates "
+                        f"{principal.region} only")
 
 
 def check_personal(principal: Principal, ref: str, region: str, bindings: dict[str, str]) -> None:

@@ -68,4 +68,45 @@ class RevokeToken:
     token: str
 
 
-Command = Launch | Fire | Transfer | ReadPersonalData | ErasePersonalData | CreateToken | RevokeToken
+@dataclass(frozen=True)
+class PlanMigration:
+    """What moving the running cases of `algorithm` (optionally of one region and state) to version
+    `to_version` would do, case by case; writes no case. `record` keeps the plan as a dry run that
+    `GET /api/v1/migrations/{id}` and the auditors' list show."""
+    algorithm: str
+    to_version: int
+    region: str | None = None
+    state: str | None = None
+    record: bool = False
+
+
+@dataclass(frozen=True)
+class StartMigration:
+    """Open a migration run for this selection (its row counts the cases as they move)."""
+    algorithm: str
+    to_version: int
+    region: str | None = None
+    state: str | None = None
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class MigrateCase:
+    """Move case `ref` to `to_version` of its algorithm, one transaction; counted on run `run_id`."""
+    ref: str
+    algorithm: str
+    to_version: int
+    run_id: int | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class FinishMigration:
+    """Close run `run_id` with its outcome (`report`: the cases skipped or failed, with reasons)."""
+    run_id: int
+    report: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+
+
+Command = (Launch | Fire | Transfer | ReadPersonalData | ErasePersonalData | CreateToken | RevokeToken
+           | PlanMigration | StartMigration | MigrateCase | FinishMigration)

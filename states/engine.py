@@ -110,7 +110,7 @@ class Engine:
         now = as_utc(now or utcnow())
         with self.db.begin() as conn:
             result = self._launch(conn, algorithm, region, actor, data or {}, now, version)
-        self._announce(result.ref)
+        self.announce(result.ref)
         return result
 
     def _launch(self, conn: Connection, algorithm: str, region: str, actor: str, data: dict[str, Any],
@@ -274,7 +274,7 @@ class Engine:
                 raise RuleViolation("conflict", f"case {ref} is at version {case.version}, "
                                                 f"not {expected_version}; read it again")
             result = self.apply_trigger(conn, case, trigger, actor, data, now, check=check)
-        self._announce(ref)
+        self.announce(ref)
         return result
 
     def apply_trigger(self, conn: Connection, case: CaseRecord, trigger: str, actor: str,
@@ -382,7 +382,7 @@ class Engine:
                 raise unknown from None
         return other
 
-    def _announce(self, ref: str) -> None:
+    def announce(self, ref: str) -> None:
         for hook in self.after_commit:
             try:
                 hook(ref)

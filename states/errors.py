@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 ERROR_CODES = ("unknown_case", "unknown_trigger", "invalid_transition", "forbidden",
-               "invalid_data", "guard_failed", "conflict")
+               "invalid_data", "guard_failed", "conflict", "not_migratable")
 
 
 class RuleViolation(Exception):

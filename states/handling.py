@@ -13,11 +13,15 @@ from typing import Any
 from sqlalchemy import select
 
 from . import tables as T
-from .access import FIRE, LAUNCH, TOKENS, Principal, check_case, check_launch, check_personal, require_role
-from .clock import utcnow
-from .commands import Command, CreateToken, ErasePersonalData, Fire, Launch, ReadPersonalData, RevokeToken, Transfer
+from .access import (FIRE, LAUNCH, TOKENS, Principal, check_case, check_launch, check_migration, check_personal,
+                     require_role)
+from .clock import as_utc, utcnow
+from .commands import (Command, CreateToken, ErasePersonalData, FinishMigration, Fire, Launch, MigrateCase,
+                       PlanMigration, ReadPersonalData, RevokeToken, StartMigration, Transfer)
 from .db import scrub
 from .errors import RuleViolation
+from .migration import Moved, Selection, SelectionPlan, check_selection, migrate_case, plan_selection
+from .migration_runs import count_moved, finish_run, open_run, record_plan
 from .personal_data import check_purpose, erase_subject, read_personal, subject_of_case
 from .queries import load_case_row
 from .tokens import Token, create_token, revoke_token
@@ -38,7 +42,9 @@ class Handler:
         self.engine = engine
         self._by_type = {Launch: self.launch, Fire: self.fire, Transfer: self.transfer,
                          ReadPersonalData: self.read_personal_data, ErasePersonalData: self.erase_personal_data,
-                         CreateToken: self.create_token, RevokeToken: self.revoke_token}
+                         CreateToken: self.create_token, RevokeToken: self.revoke_token,
+                         PlanMigration: self.plan_migration, StartMigration: self.start_migration,
+                         MigrateCase: self.migrate_case, FinishMigration: self.finish_migration}
 
     def handle(self, command: Command, caller: Principal, *, now: datetime | None = None) -> Any:
         handler = self._by_type.get(type(command))
@@ -97,3 +103,38 @@ class Handler:
     def revoke_token(self, cmd: RevokeToken, caller: Principal, now: datetime | None) -> Token:
         require_role(caller, TOKENS, "token management")
         return revoke_token(self.engine.db, cmd.token, now=now)
+
+    # ------------------------------------------------------------------ migrations
+    def plan_migration(self, cmd: PlanMigration, caller: Principal, now: datetime | None) -> tuple[int | None, SelectionPlan]:
+        check_migration(caller)
+        selection = Selection(cmd.algorithm, cmd.to_version, cmd.region, cmd.state)
+        plan = plan_selection(self.engine, selection, as_utc(now or utcnow()))
+        run_id = record_plan(self.engine.db, plan, caller, as_utc(now or utcnow())) if cmd.record else None
+        return run_id, plan
+
+    def start_migration(self, cmd: StartMigration, caller: Principal, now: datetime | None) -> int:
+        check_migration(caller)
+        selection = Selection(cmd.algorithm, cmd.to_version, cmd.region, cmd.state)
+        check_selection(self.engine.registry, self.engine.svc.directory, selection)
+        return open_run(self.engine.db, self.engine.registry, selection, caller, cmd.total, as_utc(now or utcnow()))
+
+    def migrate_case(self, cmd: MigrateCase, caller: Principal, now: datetime | None) -> Moved:
+        check_migration(caller)
+        directory = self.engine.svc.directory
+        now = as_utc(now or utcnow())
+
+        def in_scope(case) -> None:
+            check_case(caller, directory, case.ref, case.region, case.bindings)
+
+        with self.engine.db.begin() as conn:
+            moved = migrate_case(self.engine, conn, cmd.ref, Selection(cmd.algorithm, cmd.to_version), caller.body_id,
+                                 now, expected_version=cmd.expected_version, check=in_scope)
+            if cmd.run_id is not None:
+                count_moved(conn, cmd.run_id, moved.moved)
+        if moved.moved:
+            self.engine.announce(cmd.ref)
+        return moved
+
+    def finish_migration(self, cmd: FinishMigration, caller: Principal, now: datetime | None) -> dict:
+        check_migration(caller)
+        return finish_run(self.engine.db, cmd.run_id, cmd.report, cmd.failed, as_utc(now or utcnow()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from json.encoder import encode_basestring as _quote
-from typing import Any
+from typing import Any, Callable
 
 from .clock import iso
 
@@ -43,6 +43,37 @@ def canonical_from_parts(event: dict[str, Any], data_text: str, effects_text: st
             + ',"from":' + _dumps(event["from"]) + ',"seq":' + _dumps(event["seq"])
             + ',"to":' + _dumps(event["to"]) + ',"trigger":' + _dumps(event["trigger"])
             + ',"version":' + _dumps(event["version"]) + "}")
+
+
+MIGRATED = "migrated"
+
+
+def _effects(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else (value or {})
+
+
+def definition_pins(rows: list[tuple[int, str, Any]], current: str) -> Callable[[int], str]:
+    """The definition hash each event of a case was hashed with. `rows`: (seq, trigger, effects) of
+    its events; a `migrated` event records the definition the case moved from, which every event
+    before it carries; the rest carry the case's `current` one."""
+    marks = sorted((seq, _effects(fx)["migrated_from"]["definition"]) for seq, trigger, fx in rows
+                   if trigger == MIGRATED)
+    if not marks:
+        return lambda seq: current
+
+    def pin(seq: int) -> str:
+        for mark, definition in marks:
+            if seq < mark:
+                return definition
+        return current
+    return pin
+
+
+def event_documents(rows: list[Any], case_ref: str, algorithm: str, definition_hash: str) -> list[dict[str, Any]]:
+    """The hashed documents of a case's stored event rows, in order."""
+    maps = [r._mapping if hasattr(r, "_mapping") else r for r in rows]
+    pin = definition_pins([(m["seq"], m["trigger"], m["effects"]) for m in maps], definition_hash)
+    return [event_document(m, case_ref, algorithm, pin(m["seq"])) for m in maps]
 
 
 def event_document(row: Any, case_ref: str, algorithm: str, definition_hash: str) -> dict[str, Any]:

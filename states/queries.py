@@ -28,7 +28,7 @@ from .clock import as_utc, iso, utcnow
 from .errors import RuleViolation
 from .guards import describe
 from .authority import may_fire
-from .history import event_document
+from .history import event_documents
 from .replay import ESCALATION_LEVEL, replay
 from .reporting import missing_reports
 from .unit_of_work import CaseRecord
@@ -255,7 +255,7 @@ def replay_at(conn: Connection, ref: str, at: datetime) -> dict[str, Any]:
     row = load_case_row(conn, ref)
     at = as_utc(at)
     rows = conn.execute(select(T.events).where(T.events.c.case_id == row.id).order_by(T.events.c.seq)).all()
-    docs = [event_document(r, row.ref, row.algorithm, row.definition_hash) for r in rows]
+    docs = event_documents(rows, row.ref, row.algorithm, row.definition_hash)
     shown = [doc for doc in docs if doc["at"] <= iso(at)]
     if not shown:
         raise RuleViolation("invalid_data", f"{ref} did not exist yet at {iso(at)} "
@@ -266,7 +266,7 @@ def replay_at(conn: Connection, ref: str, at: datetime) -> dict[str, Any]:
                    "overdue": t["due"] < now_iso, "level": t.get("level", 0)} for t in state.open_tasks()]
     return {"ref": ref, "at": at, "at_local": local(at), "state": state.state, "outcome": state.outcome,
             "critical": state.critical, "region": state.region, "bindings": state.bindings,
-            "version": state.version, "head_hash": state.head_hash,
+            "version": state.version, "algorithm_version": state.algorithm_version, "head_hash": state.head_hash,
             "escalation_level": max((t["level"] for t in open_tasks), default=0), "open_tasks": open_tasks,
             "events": [{"seq": doc["seq"], "at": doc["at"], "actor": doc["actor"], "trigger": doc["trigger"],
                         "from_state": doc["from"], "to_state": doc["to"]} for doc in shown]}

@@ -12,6 +12,7 @@ from .clock import iso
 from .history import GENESIS
 
 SYSTEM_TRIGGERS = {"launch", "reminder", "overdue", "escalation", "critical", "timer", "linked"}
+MIGRATED = "migrated"  # the case moved to another version of its algorithm (states/migration.py)
 LADDER_STEPS = ("reminder", "overdue", "escalation", "critical")
 ESCALATION_LEVEL = {"overdue": 1, "escalation": 2, "critical": 3}
 
@@ -27,6 +28,10 @@ class ReplayedCase:
     version: int = 0
     head_hash: str = GENESIS
     at: str | None = None  # the last event's time, canonical ISO (UTC)
+    algorithm_version: int | None = None  # the version of the algorithm the case was on at that moment
+    launched_at: str | None = None
+    state_entered_at: str | None = None  # the last event that changed the state
+    timers: dict[str, str] = field(default_factory=dict)  # pending timers: name -> due
 
     def open_tasks(self) -> list[dict[str, Any]]:
         return [t for t in self.tasks.values() if t["status"] == "open"]
@@ -37,15 +42,26 @@ def apply_event(case: ReplayedCase, ev: dict[str, Any]) -> None:
     fx = ev["effects"] or {}
     case.version = ev["seq"]
     case.at = ev["at"]
+    case.algorithm_version = ev.get("version")
+    if ev["trigger"] == "launch" or ev["from"] != ev["to"]:
+        case.state_entered_at = ev["at"]
     case.state = ev["to"]
     if ev["trigger"] == "launch":
         case.region = ev["data"].get("region")
+        case.launched_at = ev["at"]
     if "bindings" in fx:
         case.bindings = dict(fx["bindings"])
+    if ev["trigger"] == MIGRATED:
+        for t in fx.get("tasks_kept", []) + fx.get("tasks_moved", []):
+            if t["key"] in case.tasks:
+                case.tasks[t["key"]].update(kind=t["kind"], body=t["body"], role=t.get("role", case.tasks[t["key"]].get("role")))
+                if "steps" in t:
+                    case.tasks[t["key"]]["steps"] = t["steps"]
     for t in fx.get("tasks_opened", []):
         case.tasks[t["key"]] = {"key": t["key"], "kind": t["kind"], "body": t["body"], "due": t["due"],
                                 "status": "open", "overdue": False, "opened_at": ev["at"], "level": 0,
-                                "serves": t.get("serves"), "steps": t.get("steps", [])}
+                                "serves": t.get("serves"), "steps": t.get("steps", []), "role": t.get("role"),
+                                "state": t.get("state"), "persistent": t.get("persistent", False)}
     for t in fx.get("tasks_closed", []):
         if t["key"] in case.tasks:
             case.tasks[t["key"]]["status"] = t["status"]
@@ -64,12 +80,27 @@ def apply_event(case: ReplayedCase, ev: dict[str, Any]) -> None:
         for t in moved["tasks_moved"]:
             if t["key"] in case.tasks:
                 case.tasks[t["key"]].update(body=t["body"], due=t["due"], overdue=False, steps=t.get("steps", []))
+    _timers(case, fx)
     if "outcome" in fx:
         case.outcome = fx["outcome"]
     if fx.get("reopened"):
         case.outcome = None
     if fx.get("critical"):
         case.critical = True
+
+
+def _timers(case: ReplayedCase, fx: dict[str, Any]) -> None:
+    fired = fx.get("timer")
+    if fired:
+        case.timers.pop(fired.get("timer"), None)
+    cancelled = fx.get("timers_cancelled")
+    if cancelled:
+        if "*" in cancelled:
+            case.timers.clear()
+        for name in cancelled:
+            case.timers.pop(name, None)
+    for t in fx.get("timers_started", []):
+        case.timers[t["name"]] = t["at"]
 
 
 def replay(events: Iterable[dict[str, Any]], at: datetime | None = None) -> ReplayedCase:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import func, select
 
 from algorithms.yaml_lines import LocatedYaml, YamlSyntaxError, load_located
@@ -21,7 +21,7 @@ from . import tables as T
 from .access import SYSTEM, Principal, operator
 from .calendar import KZ_TZ
 from .clock import as_utc
-from .commands import Fire, Launch
+from .commands import Fire, Launch, MigrateCase
 from .errors import ERROR_CODES, RuleViolation
 from .handling import Handler
 from .verify import verify_case
@@ -72,12 +72,25 @@ class Expect(_Strict):
         return v
 
 
+class MigrateTo(_Strict):
+    to: int
+
+
 class Step(_Strict):
     at: Any
     actor: str | None = None
     fire: str | None = None
+    migrate: MigrateTo | None = None
     data: dict[str, Any] | None = None
     expect: Expect | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> "Step":
+        if self.fire and self.migrate:
+            raise ValueError("a step either fires a trigger or migrates the case, not both")
+        if self.migrate and self.data:
+            raise ValueError("a `migrate` step takes no `data`")
+        return self
 
 
 class Scenario(_Strict):
@@ -221,12 +234,24 @@ def _run(engine, scenario: Scenario, times: list[datetime], result: ScenarioResu
             except RuleViolation as exc:
                 error = exc
                 label = f"{step.actor} fires {step.fire} ✗ {exc.code}: {exc.message}"
+        elif step.migrate:
+            who = step.actor or "system"
+            body = _resolve_actor(engine, ref, who)
+            algorithm = engine.case(ref).algorithm
+            try:
+                moved = commands.handle(MigrateCase(ref, algorithm, step.migrate.to), _as_operator(directory, body),
+                                        now=when)
+                label = f"{who} migrates the case to version {step.migrate.to} → {moved.plan.state_to}"
+            except RuleViolation as exc:
+                error = exc
+                label = f"{who} migrates the case to version {step.migrate.to} ✗ {exc.code}: {exc.message}"
         step_result = StepResult(when, label)
         if step.expect is not None:
             step_result.checks = _check(engine, ref, step.expect, when, error, version_before, notes_from)
             notes_from = watermark = _outbox_watermark(engine, watermark)
         elif error is not None:
-            step_result.checks = [Check(f"fire {step.fire}", False, f"rejected with {error.code}: {error.message}")]
+            what = f"fire {step.fire}" if step.fire else f"migrate to version {step.migrate.to}"
+            step_result.checks = [Check(what, False, f"rejected with {error.code}: {error.message}")]
         result.steps.append(step_result)
 
 

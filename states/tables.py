@@ -271,3 +271,29 @@ web_sessions = Table(
     Column("expires_at", UTC, nullable=False),
 )
 Index("ix_web_sessions_token", web_sessions.c.token_id)
+
+# Migrations of running cases to another version of their algorithm (../shared/spec/migration.md):
+# one row per plan or run, with who asked, the selection and the outcome; each moved case also has
+# its own `migrated` event in its history.
+migrations = Table(
+    "migrations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("algorithm", String(60), nullable=False),
+    Column("from_version", Integer, nullable=False),
+    Column("to_version", Integer, nullable=False),
+    Column("migration_hash", String(64), nullable=False),
+    Column("region", String(8)),
+    Column("state", String(60)),
+    Column("dry_run", Boolean, nullable=False),
+    Column("actor", String(80), nullable=False),   # the body that asked (or `system` / the operator)
+    Column("role", String(20), nullable=False),
+    Column("status", String(12), nullable=False),  # planned | running | done | failed
+    Column("created_at", UTC, nullable=False),
+    Column("finished_at", UTC),
+    Column("total", Integer, nullable=False, default=0),
+    Column("moved", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("not_migratable", Integer, nullable=False, default=0),
+    Column("report", JSON),  # the plan's counts and the cases skipped or not migratable, with reasons
+)

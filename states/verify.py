@@ -26,8 +26,9 @@ from . import tables as T
 from .anchor import anchored_keys, check_anchors
 from .clock import iso
 from .db import make_engine, reading
-from .history import GENESIS, canonical_from_parts, event_hash
+from .history import GENESIS, MIGRATED, canonical_from_parts, definition_pins, event_hash
 from .replay import LADDER_STEPS, SYSTEM_TRIGGERS, ReplayedCase, apply_event
+from .verify_migration import check_migration
 
 
 @dataclass
@@ -58,9 +59,12 @@ class VerifyReport:
 # ------------------------------------------------------------------------------ the checks
 
 class _Checker:
-    def __init__(self, ref: str, algorithm: str, definition_hash: str, definition, sweep_nows: list[str]):
+    def __init__(self, ref: str, algorithm: str, definition_hash: str, definition, sweep_nows: list[str],
+                 registry=None):
         self.ref, self.algorithm, self.definition_hash = ref, algorithm, definition_hash
         self.d = definition
+        self.registry = registry
+        self.earlier: list[tuple[str, str, str | None, str]] = []  # (trigger, at, from, to) so far
         self.sweep_nows = sweep_nows  # canonical ISO strings, ascending
         self.problems: list[str] = []
         self.first_bad: int | None = None
@@ -90,10 +94,15 @@ class _Checker:
                 self.bad(seq, f"starts from {doc['from']!r} but the case was in {replayed.state!r}")
             if replayed.at is not None and doc["at"] < replayed.at:
                 self.bad(seq, "is earlier than the event before it (reordered)")
-            if self.d is not None:
-                legal = self._legal(doc)
+            d = self._definition_of(doc)
+            if doc["trigger"] == MIGRATED:
+                for problem in check_migration(doc, replayed, self.earlier, self.registry, self.algorithm, d):
+                    self.bad(seq, problem)
+            elif d is not None:
+                legal = self._legal(doc, d)
                 if legal:
                     self.bad(seq, legal)
+            self.earlier.append((doc["trigger"], doc["at"], doc["from"], doc["to"]))
             self._track_steps(doc)
             prev = digest
             apply_event(replayed, doc)
@@ -101,8 +110,19 @@ class _Checker:
         self._missed_steps()
         return replayed
 
-    def _legal(self, doc: dict[str, Any]) -> str | None:
-        trigger, d = doc["trigger"], self.d
+    def _definition_of(self, doc: dict[str, Any]):
+        """The definition an event was written under: the case's own, or for the events before a
+        migration, the version (and definition) the case moved from."""
+        if self.d is None or doc["version"] == self.d.version or self.registry is None:
+            return self.d
+        try:
+            return self.registry.get(self.algorithm, doc["version"])
+        except KeyError:
+            self.bad(doc["seq"], f"{self.algorithm} v{doc['version']} is not loaded")
+            return None
+
+    def _legal(self, doc: dict[str, Any], d) -> str | None:
+        trigger = doc["trigger"]
         if trigger in SYSTEM_TRIGGERS and trigger not in d.spec.triggers:
             if trigger != "launch" and doc["from"] != doc["to"]:
                 return f"system step {trigger!r} changed the state"
@@ -135,9 +155,9 @@ class _Checker:
                 self.expected[(step["step"], t["key"], step["at"])] = f"{step['step']} of task {t['key']} ({t['kind']})"
         for t in fx.get("tasks_closed", []):
             self._forget(lambda k: k[0] != "timer" and k[1] == t["key"])
-        moved = fx.get("transferred")
+        moved = fx.get("transferred") or (fx if trigger == MIGRATED else None)
         if moved:
-            for t in moved["tasks_moved"]:
+            for t in moved.get("tasks_moved", []):
                 self._forget(lambda k: k[0] != "timer" and k[1] == t["key"])
                 for step in t.get("steps", []):
                     self.expected[(step["step"], t["key"], step["at"])] = f"{step['step']} of task {t['key']}"
@@ -228,11 +248,12 @@ def verify_case(conn: Connection, ref: str, registry, sweep_nows: list[str] | No
     c = row._mapping
     if sweep_nows is None:
         sweep_nows = sweep_moments(conn)
-    checker = _Checker(ref, c["algorithm"], c["definition_hash"], None, sweep_nows)
+    checker = _Checker(ref, c["algorithm"], c["definition_hash"], None, sweep_nows, registry)
     checker.d = _definition(registry, c["algorithm"], c["algorithm_version"], c["overrides"], c["definition_hash"],
                             checker.bad)
     rows = conn.execute(select(T.events).where(T.events.c.case_id == c["id"]).order_by(T.events.c.id)).all()
-    docs = [(_doc(r._mapping, ref, c["algorithm"], c["definition_hash"], iso(r.at)), r.prev_hash, r.hash) for r in rows]
+    pin = definition_pins([(r.seq, r.trigger, r.effects) for r in rows], c["definition_hash"])
+    docs = [(_doc(r._mapping, ref, c["algorithm"], pin(r.seq), iso(r.at)), r.prev_hash, r.hash) for r in rows]
     replayed = checker.run(docs)
     tasks = [(t.key, t.kind, t.body_id, iso(t.due), t.status)
              for t in conn.execute(select(T.tasks).where(T.tasks.c.case_id == c["id"]))]
@@ -387,12 +408,14 @@ def _verify_range(conn: Connection, registry, sweeps, lo: int, hi: int, leaf_key
 
 
 def _verify_rows(c: dict, rows: list, tasks: list[tuple], registry, sweeps, sqlite: bool) -> Verification:
-    checker = _Checker(c["ref"], c["algorithm"], c["definition_hash"], None, sweeps)
+    checker = _Checker(c["ref"], c["algorithm"], c["definition_hash"], None, sweeps, registry)
     checker.d = _definition(registry, c["algorithm"], c["algorithm_version"], c["overrides"], c["definition_hash"],
                             checker.bad)
-    ref, algorithm, dhash = c["ref"], c["algorithm"], c["definition_hash"]
+    ref, algorithm = c["ref"], c["algorithm"]
+    pin = definition_pins([(r[1], r[4], r[8]) for r in rows if r[4] == MIGRATED], c["definition_hash"])
     docs = []
     for r in rows:
+        dhash = pin(r[1])
         at = _sqlite_iso(r[2]) if sqlite else iso(r[2])
         data, effects = r[5], r[8]
         doc = {"case": ref, "seq": r[1], "at": at, "actor": r[3], "trigger": r[4], "data": data, "from": r[6],
@@ -401,7 +424,7 @@ def _verify_rows(c: dict, rows: list, tasks: list[tuple], registry, sweeps, sqli
             # The store keeps data and effects as canonical JSON text: hash that text as it is.
             doc["_canonical"] = canonical_from_parts(doc, data, effects)
             doc["effects"] = json.loads(effects)
-            doc["data"] = json.loads(data) if (r[3] == "system" or r[4] == "launch") else _Unparsed(data)
+            doc["data"] = json.loads(data) if (r[3] == "system" or r[4] in ("launch", MIGRATED)) else _Unparsed(data)
         docs.append((doc, r[10], r[11]))
     replayed = checker.run(docs)
     checker.compare(c, tasks, replayed, len(rows))

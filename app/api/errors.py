@@ -28,7 +28,7 @@ log = logging.getLogger("qorgau.api")
 # The one table from an error's code to its HTTP status, for the API and the pages alike.
 STATUS = {
     "unknown_case": 404, "unknown_trigger": 422, "invalid_transition": 409, "conflict": 409, "forbidden": 403,
-    "invalid_data": 422, "guard_failed": 409,  # the spec's codes
+    "invalid_data": 422, "guard_failed": 409, "not_migratable": 409,  # the spec's codes
     "unauthenticated": 401, "not_found": 404, "method_not_allowed": 405, "too_large": 413,
     "erased": 410, "no_personal_data": 404, "personal_data_unavailable": 503,
 }
@@ -45,7 +45,8 @@ _DESCRIPTIONS = {
     401: "No token, an unknown one or a revoked one (`unauthenticated`).",
     403: "The token's role or body may not do this (`forbidden`).",
     404: "No such case (`unknown_case`).",
-    409: "`conflict` (the case moved since the version read), `invalid_transition` or `guard_failed`.",
+    409: "`conflict` (the case moved since the version read), `invalid_transition`, `guard_failed` or "
+         "`not_migratable`.",
     410: "The child's personal data was erased (`erased`).",
     422: "`invalid_data` (names the field) or `unknown_trigger`.",
     503: "Personal data cannot be decrypted: the master key is missing or wrong.",
