@@ -22,7 +22,7 @@ def parse_moment(text: str, option: str = "--at") -> datetime:
     return value.replace(tzinfo=KZ_TZ) if value.tzinfo is None else value
 
 
-def _local(iso_text: str) -> str:
+def local_minute(iso_text: str) -> str:
     from states.clock import parse_iso
     return parse_iso(iso_text).astimezone(KZ_TZ).strftime("%Y-%m-%d %H:%M")
 
@@ -55,7 +55,7 @@ def replay_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-
     docs = event_documents(rows, case.ref, case.algorithm, case.definition_hash)
     shown = [d for d in docs if d["at"] <= iso(moment)]
     if not shown:
-        typer.echo(f"{ref} did not exist yet at {moment.astimezone(KZ_TZ):%Y-%m-%d %H:%M} (launched {_local(docs[0]['at'])})", err=True)
+        typer.echo(f"{ref} did not exist yet at {moment.astimezone(KZ_TZ):%Y-%m-%d %H:%M} (launched {local_minute(docs[0]['at'])})", err=True)
         raise typer.Exit(1)
     state = replay(docs, at=moment)
     now_iso = iso(moment)
@@ -79,11 +79,11 @@ def replay_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-
     typer.echo("  bound bodies: " + ", ".join(f"{k}={v}" for k, v in state.bindings.items()))
     typer.echo(f"  open tasks ({len(open_tasks)}):")
     for t in out["open_tasks"]:
-        typer.echo(f"    {t['key']:>4} {t['kind']:<26} {t['body']:<32} due {_local(t['due'])}"
+        typer.echo(f"    {t['key']:>4} {t['kind']:<26} {t['body']:<32} due {local_minute(t['due'])}"
                    + ("  OVERDUE" if t["overdue"] else "") + (f"  level {t['level']}" if t["level"] else ""))
     typer.echo(f"  events ({len(shown)} of {len(docs)}):")
     for d in out["events"]:
-        typer.echo(f"    {d['seq']:>4} {_local(d['at'])}  {d['actor']:<28} {d['trigger']:<22} {d['from'] or '-'} → {d['to']}")
+        typer.echo(f"    {d['seq']:>4} {local_minute(d['at'])}  {d['actor']:<28} {d['trigger']:<22} {d['from'] or '-'} → {d['to']}")
 
 
 def verify_command(refs: list[str] = typer.Argument(None, help="Case references (or use --all)."),
@@ -101,7 +101,7 @@ def verify_command(refs: list[str] = typer.Argument(None, help="Case references 
         typer.echo("name case references or pass --all", err=True)
         raise typer.Exit(2)
     engine = open_engine()
-    progress = _progress_bar() if (all_cases and not as_json and sys.stderr.isatty()) else None
+    progress = progress_bar() if (all_cases and not as_json and sys.stderr.isatty()) else None
     with engine.reader() as conn:
         report = verify_all(conn, engine.registry, None if all_cases else list(refs), progress=progress,
                             workers=workers)
@@ -122,11 +122,12 @@ def verify_command(refs: list[str] = typer.Argument(None, help="Case references 
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _progress_bar():
+def progress_bar(label: str = "verifying"):
+    """A one-line progress bar on stderr: `label [####....] done/total cases`."""
     def show(done: int, total: int) -> None:
         width = 30
         filled = width * done // max(total, 1)
-        sys.stderr.write(f"\rverifying [{'#' * filled}{'.' * (width - filled)}] {done}/{total} cases")
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} cases")
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()

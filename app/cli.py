@@ -173,6 +173,14 @@ def _register_plan() -> None:
 _register_plan()
 
 
+def _register_migrate() -> None:
+    from app.migrate_cli import migrate_app
+    app.add_typer(migrate_app, name="migrate", help="Move running cases to another version of their algorithm.")
+
+
+_register_migrate()
+
+
 def main() -> None:
     from algorithms.loader import DefinitionError
     from states.errors import DefinitionChanged

@@ -84,7 +84,7 @@ def list_runs(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
 
 @dataclass
 class RunOutcome:
-    run_id: int
+    run_id: int | None
     total: int = 0
     moved: int = 0
     skipped: int = 0
@@ -104,6 +104,8 @@ def run_migration(send: Callable[[Any], Any], selection: Selection,
     hands a command to the handler as the caller (directly, or through the web process's store)."""
     s = selection
     _, plan = send(PlanMigration(s.algorithm, s.to_version, s.region, s.state))
+    if not plan.plans:
+        return RunOutcome(None)  # nothing to move: nothing written, not even a run
     run_id = send(StartMigration(s.algorithm, s.to_version, s.region, s.state, total=len(plan.plans)))
     if started:
         started(run_id)
