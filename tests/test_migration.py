@@ -327,3 +327,25 @@ def test_a_meaningless_selection_is_invalid_data_naming_the_field(engine, comman
     with pytest.raises(RuleViolation) as info:
         Handler(engine).handle(command, OPERATOR, now=T0)
     assert (info.value.code, info.value.field) == ("invalid_data", field)
+
+
+def test_the_school_is_told_of_its_new_task_in_its_language(engine) -> None:
+    from notifications.context import build_context
+    from notifications.render import render_for_body
+
+    ref = _v1_cases(engine, 1)[0]
+    _apply(engine)
+    with engine.reader() as conn:
+        row = conn.execute(select(T.outbox).where(T.outbox.c.body_id == "kz-75.school-1",
+                                                  T.outbox.c.template == "task_assigned")
+                           .order_by(T.outbox.c.id.desc())).first()
+    assert row.context["task"]["body"] == "kz-75.school-1" and row.context["version"] == 2
+    context = build_context(row.context, "task_assigned", row.body_id, registry=engine.registry,
+                            directory=engine.svc.directory, now=T0 + timedelta(hours=2))
+    school = engine.svc.directory.get("kz-75.school-1")
+    message = render_for_body("task_assigned", school.language, context)
+    title = engine.registry.get("violence-report", 2).task_title("decide_bullying")
+    assert ref in message.subject
+    for language in (message.language.split("+")):
+        assert title[language] in message.body
+    assert "09.04.2026 18:00" in message.body  # the due it kept
