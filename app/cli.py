@@ -148,7 +148,9 @@ _register_audit()
 
 def _register_docs() -> None:
     from app.algorithm_docs import docs_command
+    from app.algorithm_docs.diff_command import diff_command
     app.command("docs", help="Write docs/algorithms/ from the definitions (--check: fail if stale).")(docs_command)
+    app.command("diff", help="What changed between two versions of an algorithm (--lang kk|ru|en, --json).")(diff_command)
 
 
 _register_docs()

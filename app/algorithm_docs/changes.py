@@ -195,6 +195,19 @@ def elements_of(d: Definition) -> dict[tuple, _Element]:
     return out
 
 
+def differing_elements(d: Definition, previous: Definition) -> list[tuple[tuple, _Element | None, _Element | None]]:
+    """The elements that differ between two versions (`source:` strings aside), as (key, element in
+    `d`, element in `previous`), None where a side lacks it: `d`'s order, then those only `previous` has.
+    Both this page's "Changes" section and `qorgau diff` (diff.py) start from this one comparison."""
+    new, old = elements_of(d), elements_of(previous)
+    out = []
+    for key in list(new) + [k for k in old if k not in new]:
+        n, o = new.get(key), old.get(key)
+        if n is None or o is None or n.value != o.value:
+            out.append((key, n, o))
+    return out
+
+
 _DEADLINE_KEYS = ("deadline", "after", "within_past", "at_most", "at_least", "ensure_completion")
 
 
@@ -300,11 +313,8 @@ def changes_section(d: Definition, previous: Definition | None) -> list[str]:
     if prev is None:
         return out
     other = []
-    for key in list(elements) + [k for k in old if k not in elements]:
+    for key, new_el, old_el in differing_elements(d, prev):
         if key in named:
-            continue
-        new_el, old_el = elements.get(key), old.get(key)
-        if new_el is not None and old_el is not None and new_el.value == old_el.value:
             continue
         el = new_el or old_el
         other.append(f"- {el.label}: {element_change(new_el, old_el, before)}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from algorithms.loader import ALGORITHMS_DIR, DefinitionError, load_common, load_definition
 from algorithms.registry import DEFINITION_GLOB, Registry
 
+from app.algorithm_docs.diff_text import diff_page_name, render_diff_page
 from app.algorithm_docs.index import by_algorithm, render_index
 from app.algorithm_docs.markdown import REPO_ROOT
 from app.algorithm_docs.page import render_page
@@ -62,6 +63,8 @@ def generated_pages(registry=None) -> dict[str, str]:
         if len(defs) > 1:
             for d in defs:
                 pages[f"{alg_id}.v{d.version}.md"] = render_page(d, versions, before.get(d.version))
+        for prev, d in zip(defs, defs[1:]):
+            pages[diff_page_name(prev, d)] = render_diff_page(prev, d)
         pages[f"{alg_id}.md"] = render_page(defs[-1], versions, before.get(defs[-1].version))
     return dict(sorted(pages.items()))
 
