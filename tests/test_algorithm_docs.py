@@ -99,25 +99,28 @@ def test_changing_a_definition_makes_its_pages_stale(tmp_path, shipped):
     out = tmp_path / "docs"
     written = write_docs(out, shipped)
     expected = ["README.md"] + [f"{i}.md" for i in {d.id for d in shipped}] + [
-        f"{d.id}.v{d.version}.md" for d in shipped if len([e for e in shipped if e.id == d.id]) > 1]
+        f"{d.id}.v{d.version}.md" for d in shipped if len([e for e in shipped if e.id == d.id]) > 1] + [
+        f"{d.id}.diff-{d.version - 1}-{d.version}.md" for d in shipped if d.version > 1]
     assert sorted(p.name for p in written) == sorted(expected)
     assert stale_pages(out, shipped) == []
 
-    # the latest version: its page, the latest page and the index (content hash) change
+    # the latest version: its page, the latest page, the index (content hash) and what changed from v1
     modified = _modified_registry(tmp_path, shipped, "violence-report",
                                   "deadline: {working_days: 1}", "deadline: {working_days: 2}")
     before = render_page(shipped.get("violence-report"))
     after = render_page(modified.get("violence-report"))
     assert "1 working day;" in before and "2 working days;" in after
-    assert stale_pages(out, modified) == ["README.md", "violence-report.md", "violence-report.v2.md"]
+    assert stale_pages(out, modified) == ["README.md", "violence-report.diff-1-2.md", "violence-report.md",
+                                          "violence-report.v2.md"]
     write_docs(out, modified)
     assert stale_pages(out, modified) == []
 
-    # version 1: its page, and version 2's "Changes from version 1", which now differs from it
+    # version 1: its page, version 2's "Changes from version 1" and the diff page, which now differ from it
     write_docs(out, shipped)
     modified = _modified_registry(tmp_path, shipped, "violence-report",
                                   "deadline: {working_days: 1}", "deadline: {working_days: 2}", version=1)
-    assert stale_pages(out, modified) == ["violence-report.md", "violence-report.v1.md", "violence-report.v2.md"]
+    assert stale_pages(out, modified) == ["violence-report.diff-1-2.md", "violence-report.md",
+                                          "violence-report.v1.md", "violence-report.v2.md"]
     v2 = (out / "violence-report.v2.md").read_text(encoding="utf-8")
     assert "task `collect_information` in `reported`" not in v2
     write_docs(out, modified)
