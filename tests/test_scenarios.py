@@ -1,8 +1,9 @@
-"""The shipped scenario files (tests/scenarios/*.yaml) hold on every backend, the `qorgau simulate`
-command reports malformed and failing files with the documented exit codes, and together the
-scenarios exercise every trigger and every state of violence-report and social-patronage.
+"""The shipped scenario files (tests/scenarios/*.yaml, v2/ and migration/) hold on every backend, the
+`qorgau simulate` command reports malformed and failing files with the documented exit codes, and
+together the scenarios exercise every trigger and every state of violence-report and social-patronage.
+The migration scenarios launch on version 1 and move the case to version 2 with a `migrate:` step.
 
-Contract: ../shared/spec/scenarios.md.
+Contract: ../shared/spec/scenarios.md, ../shared/spec/migration.md.
 """
 from __future__ import annotations
 
@@ -15,14 +16,46 @@ from typer.testing import CliRunner
 
 from algorithms.registry import Registry
 from app.cli import app
-from states.simulation import run_scenario
+from states.simulation import ScenarioError, run_scenario
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 # Version 1's scenarios (pinned with `version: 1`) and, in v2/, one or more per rule of version-2.md.
 V2_SCENARIO_FILES = sorted((SCENARIOS_DIR / "v2").glob("*.yaml"))
 SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml")) + V2_SCENARIO_FILES
+# Launched on version 1, moved to version 2 by a `migrate:` step (migration.md); not counted by the
+# coverage tests below, whose counts go by the version a file launches on.
+MIGRATION_SCENARIO_FILES = sorted((SCENARIOS_DIR / "migration").glob("*.yaml"))
+ALL_SCENARIO_FILES = SCENARIO_FILES + MIGRATION_SCENARIO_FILES
 COVERED_ALGORITHMS = ("violence-report", "social-patronage")
 COVERED = [(a, v) for a in COVERED_ALGORITHMS for v in (1, 2)]
+# Scenario files that state what users need but that the engine does not do yet: file -> (how it fails,
+# the fault). The mark is strict, so the test fails as soon as the engine is fixed; remove the entry then.
+KNOWN_ENGINE_FAULTS = {
+    "pr_out_of_span_quarter_not_migratable": (
+        ScenarioError,
+        "the scenario parser refuses `error:` in a `migrate:` step (states/simulation.py parse_scenario: "
+        "'`error` expects a `fire` in the same step'), though scenarios.md and migration.md allow "
+        "`error: not_migratable` there"),
+    "sp_running_patronage_keeps_tasks_exit_cancels_the_rest": (
+        AssertionError,
+        "migrating cancels the open plan actions (plan_action:*, opened by `opens_each`): "
+        "Definition.task_spec does not know those kinds, so the planner finds them not owed"),
+    "vr_emergency_protection_keeps_police_and_medical_checks": (
+        AssertionError,
+        "migrating a case in emergency_protection entered by `assess` cancels the persistent police_check "
+        "and medical_examination (version 2 declares them there `when: entered_by: [launch]`, which the "
+        "planner applies to tasks carried in from `reported`); and a kept placement_decision keeps "
+        "version 1's persistent=false, so version 2's child_safe cancels it (V4)"),
+}
+
+
+def _scenario_params(paths: list[Path]) -> list:
+    params = []
+    for p in paths:
+        fault = KNOWN_ENGINE_FAULTS.get(p.stem)
+        marks = [pytest.mark.xfail(raises=fault[0], strict=True, reason=fault[1])] if fault else []
+        params.append(pytest.param(p, id=p.stem, marks=marks))
+    return params
 
 
 def _describe_failures(result) -> str:
@@ -44,7 +77,7 @@ def test_there_are_scenarios() -> None:
 
 
 @pytest.mark.db
-@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
+@pytest.mark.parametrize("path", _scenario_params(ALL_SCENARIO_FILES))
 def test_scenario_holds(path: Path, db_factory) -> None:
     # run_scenario disposes the engine's database at the end, so the engine is made inside the factory.
     result = run_scenario(path, lambda: db_factory())
@@ -69,13 +102,61 @@ def test_version_1_scenarios_are_pinned_to_version_1() -> None:
         assert doc.get("version") == 1, f"{path.name}: a version-1 scenario says `version: 1`"
 
 
-@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
+@pytest.mark.parametrize("path", ALL_SCENARIO_FILES, ids=[p.stem for p in ALL_SCENARIO_FILES])
 def test_scenario_ends_by_verifying_history(path: Path) -> None:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert doc.get("name"), f"{path.name}: a scenario needs a `name`"
     expects = [s["expect"] for s in doc.get("steps") or [] if s.get("expect")]
     assert expects and expects[-1].get("history_verifies") is True, \
         f"{path.name}: the last expect must say `history_verifies: true`"
+
+
+# ---------------------------------------------------------------------------- migration scenarios
+
+def _steps(path: Path) -> list[dict]:
+    return yaml.safe_load(path.read_text(encoding="utf-8")).get("steps") or []
+
+
+def test_there_are_migration_scenarios() -> None:
+    assert MIGRATION_SCENARIO_FILES, f"no scenario files in {SCENARIOS_DIR / 'migration'}"
+
+
+@pytest.mark.parametrize("path", MIGRATION_SCENARIO_FILES, ids=[p.stem for p in MIGRATION_SCENARIO_FILES])
+def test_migration_scenario_launches_on_version_1_and_migrates_to_2(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert doc.get("version") == 1, f"{path.name}: a migration scenario launches on `version: 1`"
+    targets = [s["migrate"].get("to") for s in _steps(path) if s.get("migrate")]
+    assert targets and set(targets) == {2}, f"{path.name}: a migration scenario has a `migrate: {{to: 2}}` step"
+
+
+def _moved_tasks(path: Path) -> list[tuple[str, str, str]]:
+    """(kind, body before, body after) for each task an accepted `migrate:` step expects at another
+    body than the last expectation before it did."""
+    moved, bodies = [], {}
+    for step in _steps(path):
+        expect = step.get("expect") or {}
+        now = {t["kind"]: t["body"] for t in expect.get("open_tasks") or []}
+        if step.get("migrate") and "error" not in expect:
+            moved += [(kind, bodies[kind], body) for kind, body in now.items() if bodies.get(kind, body) != body]
+        bodies.update(now)
+    return moved
+
+
+def test_a_migration_scenario_refuses_a_case_that_is_not_migratable() -> None:
+    refused = [p.name for p in MIGRATION_SCENARIO_FILES for s in _steps(p)
+               if s.get("migrate") and (s.get("expect") or {}).get("error") == "not_migratable"]
+    assert refused, "no migration scenario has a `migrate:` step expecting `error: not_migratable`"
+
+
+def test_a_migration_scenario_moves_a_task_to_another_body() -> None:
+    moves = {p: _moved_tasks(p) for p in MIGRATION_SCENARIO_FILES}
+    assert any(moves.values()), "no migration scenario moves an open task from one body to another"
+    for path, moved in moves.items():
+        told = {(n["template"], n["to"]) for s in _steps(path) if s.get("migrate")
+                for n in (s.get("expect") or {}).get("notifications") or []}
+        for kind, _, body in moved:
+            assert ("task_assigned", body) in told, \
+                f"{path.name}: the migration moves {kind} to {body} but does not expect task_assigned to it"
 
 
 # ---------------------------------------------------------------------------- the CLI
