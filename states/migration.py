@@ -188,8 +188,7 @@ def plan_selection(engine, selection: Selection, now: datetime, progress=None) -
 
 # ------------------------------------------------------------------------------ moving one case
 
-_UPDATE_TASK = (update(T.tasks).where(T.tasks.c.case_id == bindparam("c_id"), T.tasks.c.key == bindparam("k"))
-                .values(kind=bindparam("v_kind"), role=bindparam("v_role"), body_id=bindparam("v_body")))
+_TASK_ROW = {"kind": "kind", "role": "role", "body": "body_id", "persistent": "persistent"}
 _CANCEL_STEPS = (update(T.steps).where(T.steps.c.case_id == bindparam("c_id"), T.steps.c.task_key == bindparam("k"),
                                        T.steps.c.status == "pending").values(status="cancelled"))
 _CANCEL_TIMER = (update(T.steps).where(T.steps.c.case_id == bindparam("c_id"), T.steps.c.kind == "timer",
@@ -237,9 +236,11 @@ def write_migration(engine, conn: Connection, case: CaseRecord, plan: CasePlan, 
     from_state = case.state
     change = CaseChange(conn, engine.svc, target, case, now)
     for item in fx.get("tasks_kept", []) + fx.get("tasks_moved", []):
-        if "from_kind" in item or "from_body" in item:
-            conn.execute(_UPDATE_TASK, {"c_id": case.id, "k": item["key"], "v_kind": item["kind"],
-                                        "v_role": item.get("role") or _role_of(change, item), "v_body": item["body"]})
+        changed = {column: item[name] for name, column in _TASK_ROW.items()
+                   if name in item and ("from_kind" in item or "from_body" in item or name == "persistent")}
+        if changed:
+            conn.execute(update(T.tasks).where(T.tasks.c.case_id == case.id, T.tasks.c.key == item["key"])
+                         .values(**changed))
     for item in fx.get("tasks_moved", []):
         conn.execute(_CANCEL_STEPS, {"c_id": case.id, "k": item["key"]})
         change.new_steps.extend({"case_id": case.id, "task_key": item["key"], "kind": s["step"], "name": None,
@@ -266,11 +267,6 @@ def write_migration(engine, conn: Connection, case: CaseRecord, plan: CasePlan, 
     change.write_event(actor, TRIGGER, data, from_state)
     conn.execute(_PIN, {"c_id": case.id, "v_version": target.version, "v_hash": target.content_hash,
                         "v_overrides": target.overrides or None})
-
-
-def _role_of(change: CaseChange, item: dict[str, Any]) -> str:
-    spec = change.d.task_spec(item["kind"])
-    return spec.body if spec is not None else item.get("role", "")
 
 
 def _instant(text: str) -> datetime:

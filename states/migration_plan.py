@@ -151,15 +151,34 @@ def _data_after(view: CaseView, migration: Migration, target: Definition, svc) -
     return data, defaults, None
 
 
-def _state_kinds(target: Definition) -> frozenset[str]:
-    return frozenset(t.kind for s in target.spec.states.values() for t in s.tasks)
+@dataclass(frozen=True)
+class _Declared:
+    """How version M declares a task kind: the role that owes it (None: chosen per item, as a plan
+    action's body), whether it outlives its state, its ladder, and whether a state lists it."""
+    role: str | None
+    persistent: bool
+    ladder: str
+    in_states: bool
+
+
+def _declared(target: Definition, kind: str) -> _Declared | None:
+    spec = target.task_spec(kind)
+    if spec is not None:
+        in_states = any(t.kind == kind for s in target.spec.states.values() for t in s.tasks)
+        persistent = spec.persistent or any(t.kind == kind and t.persistent for s in target.spec.states.values()
+                                            for t in s.tasks)
+        return _Declared(spec.body, persistent, spec.ladder, in_states)
+    for trig in target.spec.triggers.values():  # one task per item, e.g. `plan_action:{id}`
+        each = trig.opens_each
+        if each is not None and kind.startswith(each.kind.split("{", 1)[0]):
+            return _Declared(None, each.persistent, each.ladder, False)
+    return None
 
 
 def _tasks(plan: CasePlan, view: CaseView, migration: Migration, target: Definition, svc, now: datetime,
            state: str, ctx: GuardContext) -> None:
     fx = plan.effects
     in_state = {t.kind: t for t in target.state(state).tasks}
-    declared_in_states = _state_kinds(target)
     kept, moved, closed, opened, notes = [], [], [], [], []
     fate: dict[str, str] = {}
     open_after: set[str] = set()
@@ -167,33 +186,42 @@ def _tasks(plan: CasePlan, view: CaseView, migration: Migration, target: Definit
         if task.serves is not None:
             continue  # an ensure_completion task follows the task it serves (below)
         kind = migration.kind_after(task.kind)
-        spec = None if kind == CANCEL else (in_state.get(kind) or target.task_spec(kind))
-        owed = spec is not None and (task.persistent or kind in in_state or kind not in declared_in_states)
-        if owed and kind in in_state and spec.when is not None and not holds(spec.when, ctx):
+        declared = None if kind == CANCEL else _declared(target, kind)
+        if declared is None:
             owed = False
+        elif declared.persistent:
+            owed = True   # owed until done, whatever the state (its `when` decided only its opening)
+        elif declared.in_states and task.state is not None:
+            owed = kind in in_state and (in_state[kind].when is None or holds(in_state[kind].when, ctx))
+        else:
+            owed = True   # opened by a trigger of this stay; leaving the state cancels it as before
         if not owed:
             closed.append({"key": task.key, "status": "cancelled"})
             fate[task.key] = "cancelled"
             continue
-        body = bound_body(spec.body, plan.bindings, svc.directory)
+        body = task.body if declared.role is None else bound_body(declared.role, plan.bindings, svc.directory)
         if body is None:
-            raise _Unmovable(f"no body is bound as {spec.body!r} for task {kind!r} in version {target.version}")
+            raise _Unmovable(f"no body is bound as {declared.role!r} for task {kind!r} in version {target.version}")
         item = {"key": task.key, "kind": kind, "body": body, "due": iso(task.due)}
         if kind != task.kind:
             item["from_kind"] = task.kind
+        if declared.persistent != task.persistent:
+            item["persistent"] = declared.persistent
         open_after.add(kind)
         if body == task.body:
             kept.append(item)
             fate[task.key] = "kept"
             continue
-        steps = [(s, max(t, now)) for s, t in ladder_steps(target.spec.ladders.get(spec.ladder), now, task.due,
-                                                            svc.calendar)]
-        moved.append({**item, "role": spec.body, "from_body": task.body, "ladder": spec.ladder,
+        # The new body's ladder: the steps still ahead of the move (an overdue task reaches it
+        # as overdue through `task_assigned`, not as a burst of past escalations).
+        steps = [(s, t) for s, t in ladder_steps(target.spec.ladders.get(declared.ladder), now, task.due,
+                                                 svc.calendar) if t > now]
+        moved.append({**item, "role": declared.role, "from_body": task.body, "ladder": declared.ladder,
                       "steps": [{"step": s, "at": iso(t)} for s, t in steps]})
         notes.append({"template": "task_assigned", "to": body, "task": task.key})
         fate[task.key] = "moved"
-    for task in view.open_tasks:
-        if task.serves is not None and fate.get(task.serves) == "cancelled":
+    for task in view.open_tasks:  # a supervisor's chase ends with the task, or restarts with its new owner
+        if task.serves is not None and fate.get(task.serves) in ("cancelled", "moved"):
             closed.append({"key": task.key, "status": "cancelled"})
     seq = view.task_seq
     done_here = {migration.kind_after(k) for k in view.stay_kinds}

@@ -54,9 +54,11 @@ def apply_event(case: ReplayedCase, ev: dict[str, Any]) -> None:
     if ev["trigger"] == MIGRATED:
         for t in fx.get("tasks_kept", []) + fx.get("tasks_moved", []):
             if t["key"] in case.tasks:
-                case.tasks[t["key"]].update(kind=t["kind"], body=t["body"], role=t.get("role", case.tasks[t["key"]].get("role")))
-                if "steps" in t:
-                    case.tasks[t["key"]]["steps"] = t["steps"]
+                task = case.tasks[t["key"]]
+                task.update(kind=t["kind"], body=t["body"])
+                for name in ("role", "persistent", "steps"):
+                    if t.get(name) is not None:
+                        task[name] = t[name]
     for t in fx.get("tasks_opened", []):
         case.tasks[t["key"]] = {"key": t["key"], "kind": t["kind"], "body": t["body"], "due": t["due"],
                                 "status": "open", "overdue": False, "opened_at": ev["at"], "level": 0,

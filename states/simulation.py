@@ -162,10 +162,11 @@ def parse_scenario(path: str | Path) -> tuple[Scenario, list[datetime], LocatedY
                                 f"Kazakhstan time)")
         if step.fire and not step.actor:
             raise ScenarioError(f"{doc.where(('steps', i))}: a step that fires needs an `actor`")
-        if not step.fire and step.expect is None:
-            raise ScenarioError(f"{doc.where(('steps', i))}: a step needs `fire` or `expect`")
-        if step.expect and step.expect.error and not step.fire:
-            raise ScenarioError(f"{doc.where(('steps', i, 'expect', 'error'))}: `error` expects a `fire` in the same step")
+        if not (step.fire or step.migrate) and step.expect is None:
+            raise ScenarioError(f"{doc.where(('steps', i))}: a step needs `fire`, `migrate` or `expect`")
+        if step.expect and step.expect.error and not (step.fire or step.migrate):
+            raise ScenarioError(f"{doc.where(('steps', i, 'expect', 'error'))}: `error` expects a `fire` or a "
+                                "`migrate` in the same step")
         previous = when
         times.append(when)
     return scenario, times, doc

@@ -30,34 +30,6 @@ COVERED_ALGORITHMS = ("violence-report", "social-patronage")
 COVERED = [(a, v) for a in COVERED_ALGORITHMS for v in (1, 2)]
 # Scenario files that state what users need but that the engine does not do yet: file -> (how it fails,
 # the fault). The mark is strict, so the test fails as soon as the engine is fixed; remove the entry then.
-KNOWN_ENGINE_FAULTS = {
-    "pr_out_of_span_quarter_not_migratable": (
-        ScenarioError,
-        "the scenario parser refuses `error:` in a `migrate:` step (states/simulation.py parse_scenario: "
-        "'`error` expects a `fire` in the same step'), though scenarios.md and migration.md allow "
-        "`error: not_migratable` there"),
-    "sp_running_patronage_keeps_tasks_exit_cancels_the_rest": (
-        AssertionError,
-        "migrating cancels the open plan actions (plan_action:*, opened by `opens_each`): "
-        "Definition.task_spec does not know those kinds, so the planner finds them not owed"),
-    "vr_emergency_protection_keeps_police_and_medical_checks": (
-        AssertionError,
-        "migrating a case in emergency_protection entered by `assess` cancels the persistent police_check "
-        "and medical_examination (version 2 declares them there `when: entered_by: [launch]`, which the "
-        "planner applies to tasks carried in from `reported`); and a kept placement_decision keeps "
-        "version 1's persistent=false, so version 2's child_safe cancels it (V4)"),
-}
-
-
-def _scenario_params(paths: list[Path]) -> list:
-    params = []
-    for p in paths:
-        fault = KNOWN_ENGINE_FAULTS.get(p.stem)
-        marks = [pytest.mark.xfail(raises=fault[0], strict=True, reason=fault[1])] if fault else []
-        params.append(pytest.param(p, id=p.stem, marks=marks))
-    return params
-
-
 def _describe_failures(result) -> str:
     lines = [f"{result.file}: {result.name}"]
     if result.error:
@@ -77,7 +49,7 @@ def test_there_are_scenarios() -> None:
 
 
 @pytest.mark.db
-@pytest.mark.parametrize("path", _scenario_params(ALL_SCENARIO_FILES))
+@pytest.mark.parametrize("path", ALL_SCENARIO_FILES, ids=[p.stem for p in ALL_SCENARIO_FILES])
 def test_scenario_holds(path: Path, db_factory) -> None:
     # run_scenario disposes the engine's database at the end, so the engine is made inside the factory.
     result = run_scenario(path, lambda: db_factory())
