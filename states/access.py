@@ -43,12 +43,13 @@ def forbidden(message: str) -> RuleViolation:
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: a token bound to a body and a role; or the trusted `operator` (the local command
-    line, acting as a body) or `system` (flows and timers, no body)."""
+    """The caller: a person or a service token, acting for a body in a role; or the trusted
+    `operator` (the local command line, acting as a body) or `system` (flows and timers, no body)."""
     token_id: int | None
     prefix: str | None
     role: str
     body: Body | None
+    person_id: str | None = None  # a person signed in for the body (OpenID Connect); None for a service token
 
     @property
     def body_id(self) -> str:

@@ -108,5 +108,43 @@ class FinishMigration:
     failed: bool = False
 
 
+@dataclass(frozen=True)
+class CreatePerson:
+    """A person acting for `body_id` as `role` (an administrator's command); `account` is the user
+    name they will sign in with at the identity provider (kept only as a hash)."""
+    body_id: str
+    role: str
+    name: str
+    position: str | None = None
+    account: str | None = None
+
+
+@dataclass(frozen=True)
+class DeactivatePerson:
+    """The person may no longer sign in; their sessions end at once."""
+    person_id: str
+
+
+@dataclass(frozen=True)
+class ErasePerson:
+    """Erase what identifies the person (name, position, provider account); the pseudonym stays."""
+    person_id: str
+
+
+@dataclass(frozen=True)
+class SignInPerson:
+    """A person signed in at the identity provider: `subject` is the hash of their provider account,
+    `account` the hash of their user name; `body_id` / `role` what the configured claim mapping gave
+    (None: it gave nothing). An admin-created person waiting for this account is bound to it; a new
+    one is provisioned from the mapping; a deactivated or erased one, or claims that map to nothing
+    for a provisioned person, are refused."""
+    subject: str
+    account: str | None
+    body_id: str | None
+    role: str | None
+    name: str | None = None
+
+
 Command = (Launch | Fire | Transfer | ReadPersonalData | ErasePersonalData | CreateToken | RevokeToken
-           | PlanMigration | StartMigration | MigrateCase | FinishMigration)
+           | PlanMigration | StartMigration | MigrateCase | FinishMigration
+           | CreatePerson | DeactivatePerson | ErasePerson | SignInPerson)

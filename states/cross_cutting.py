@@ -70,5 +70,6 @@ def link(engine, change, other, actor: str) -> None:
         {"case_id": other.id, "other_case_id": case.id, "relation": "linked", "created_at": change.now}])
     change.effects["linked"] = other.ref
     mirror = CaseChange(conn, change.svc, engine.definition_for(other), other, change.now)
+    mirror.person = change.person
     mirror.effects["linked"] = case.ref
     mirror.write_event(actor, "linked", {"case": case.ref}, other.state)

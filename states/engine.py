@@ -105,17 +105,17 @@ class Engine:
 
     # ------------------------------------------------------------------ launch
     def launch(self, algorithm: str, region: str, actor: str, data: dict[str, Any] | None = None, *,
-               now: datetime | None = None, version: int | None = None) -> Outcome:
-        """Open a new case; returns its reference."""
+               now: datetime | None = None, version: int | None = None, person: str | None = None) -> Outcome:
+        """Open a new case as body `actor` (and, if given, the person acting for it)."""
         now = as_utc(now or utcnow())
         with self.db.begin() as conn:
-            result = self._launch(conn, algorithm, region, actor, data or {}, now, version)
+            result = self._launch(conn, algorithm, region, actor, data or {}, now, version, person=person)
         self.announce(result.ref)
         return result
 
     def _launch(self, conn: Connection, algorithm: str, region: str, actor: str, data: dict[str, Any],
                 now: datetime, version: int | None, spawned_from: CaseRecord | None = None,
-                subject_id: str | None = None) -> Outcome:
+                subject_id: str | None = None, person: str | None = None) -> Outcome:
         try:
             d = self.registry.get(algorithm, version)
         except UnknownAlgorithm as exc:
@@ -145,6 +145,7 @@ class Engine:
             version=0, task_seq=0, subject_id=subject_id, data=payload, bindings=bindings, unique_key=unique_key,
             created_at=now, updated_at=now, closed_at=None, head_hash="")
         change = CaseChange(conn, self.svc, d, record, now, loaded_version=0)
+        change.person = person
         if spec.launch.late is not None:
             self._record_lateness(d, change, payload, now)
         first = self._launch_state(d, change)
@@ -260,7 +261,7 @@ class Engine:
     # ------------------------------------------------------------------ fire
     def fire(self, ref: str, trigger: str, actor: str, data: dict[str, Any] | None = None, *,
              now: datetime | None = None, expected_version: int | None = None,
-             check: Callable[[CaseRecord], None] | None = None) -> Outcome:
+             check: Callable[[CaseRecord], None] | None = None, person: str | None = None) -> Outcome:
         """Fire `trigger` on case `ref` as body `actor`; all or nothing. `check(case)`, if given, runs
         on the case as loaded for the write, before anything else, and may refuse by raising (the
         API's scope check: one read of the case instead of two). It runs on every other case the
@@ -273,20 +274,20 @@ class Engine:
             if expected_version is not None and case.version != expected_version:
                 raise RuleViolation("conflict", f"case {ref} is at version {case.version}, "
                                                 f"not {expected_version}; read it again")
-            result = self.apply_trigger(conn, case, trigger, actor, data, now, check=check)
+            result = self.apply_trigger(conn, case, trigger, actor, data, now, check=check, person=person)
         self.announce(ref)
         return result
 
     def apply_trigger(self, conn: Connection, case: CaseRecord, trigger: str, actor: str,
                       data: dict[str, Any] | None, now: datetime, extra_effects: dict | None = None,
-                      check: Callable[[CaseRecord], None] | None = None) -> Outcome:
+                      check: Callable[[CaseRecord], None] | None = None, person: str | None = None) -> Outcome:
         """Fire `trigger` on `case` inside the caller's transaction: the definition's machine moves
         the case (states/machines.py, states/firing.py); this writes the one history event."""
         d = self.definition_for(case)
         trig = d.trigger(trigger)
         if trig is None:
             raise RuleViolation("unknown_trigger", f"{d.id} has no trigger {trigger!r}", field="trigger")
-        firing = FiringCase(self, conn, d, case, trigger, trig, actor, data, now, extra_effects, check)
+        firing = FiringCase(self, conn, d, case, trigger, trig, actor, data, now, extra_effects, check, person)
         if not run(d, firing, trigger):
             raise RuleViolation("guard_failed", f"no transition of {trigger!r} applies: " + "; ".join(firing.ctx.failures))
         firing.change.write_event(actor, trigger, firing.payload, firing.from_state)

@@ -43,8 +43,10 @@ class FiringCase:
 
     def __init__(self, engine: "Engine", conn: Connection, definition: Definition, case: CaseRecord,
                  trigger: str, spec: TriggerSpec, actor: str, data: dict[str, Any] | None, now: datetime,
-                 extra_effects: dict | None = None, check: Callable[[CaseRecord], None] | None = None):
+                 extra_effects: dict | None = None, check: Callable[[CaseRecord], None] | None = None,
+                 person: str | None = None):
         self.engine, self.conn, self.d, self.case = engine, conn, definition, case
+        self.person = person  # who acted for the body (None: a service token, the operator, the system)
         self.trigger_name, self.spec, self.actor, self.data, self.now = trigger, spec, actor, data, now
         self.extra_effects, self.check = extra_effects, check
         self.from_state = case.state
@@ -73,6 +75,7 @@ class FiringCase:
         self.others = engine._check_references(self.conn, trig.data, payload, self.case, self.actor, self.check,
                                                now=self.now)
         change = self.change = CaseChange(self.conn, engine.svc, d, self.case, self.now)
+        change.person = self.person
         change.trigger_data = payload
         ctx = self.ctx = change.guard_context(payload)
         if not holds(trig.guard, ctx):
@@ -161,7 +164,7 @@ class FiringCase:
                 if value is not None:
                     data[field] = value
             child = self.engine._launch(self.conn, sp.algorithm, case.region, self.actor, data, now, target.version,
-                                        spawned_from=case, subject_id=case.subject_id)
+                                        spawned_from=case, subject_id=case.subject_id, person=self.person)
             child_id = self.conn.execute(select(T.cases.c.id).where(T.cases.c.ref == child.ref)).scalar_one()
             self.conn.execute(insert(T.case_links), [
                 {"case_id": case.id, "other_case_id": child_id, "relation": "spawned", "created_at": now},

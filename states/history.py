@@ -40,7 +40,9 @@ def canonical_from_parts(event: dict[str, Any], data_text: str, effects_text: st
     return ('{"actor":' + _dumps(event["actor"]) + ',"algorithm":' + _dumps(event["algorithm"])
             + ',"at":' + _dumps(event["at"]) + ',"case":' + _dumps(event["case"]) + ',"data":' + data_text
             + ',"definition":' + _dumps(event["definition"]) + ',"effects":' + effects_text
-            + ',"from":' + _dumps(event["from"]) + ',"seq":' + _dumps(event["seq"])
+            + ',"from":' + _dumps(event["from"])
+            + (',"person":' + _dumps(event["person"]) if event.get("person") is not None else "")
+            + ',"seq":' + _dumps(event["seq"])
             + ',"to":' + _dumps(event["to"]) + ',"trigger":' + _dumps(event["trigger"])
             + ',"version":' + _dumps(event["version"]) + "}")
 
@@ -79,8 +81,11 @@ def event_documents(rows: list[Any], case_ref: str, algorithm: str, definition_h
 def event_document(row: Any, case_ref: str, algorithm: str, definition_hash: str) -> dict[str, Any]:
     """Rebuild the hashed document of a stored event row."""
     m = row._mapping if hasattr(row, "_mapping") else row
-    return {
+    doc = {
         "case": case_ref, "seq": m["seq"], "at": iso(m["at"]), "actor": m["actor"], "trigger": m["trigger"],
         "data": m["data"], "from": m["from_state"], "to": m["to_state"], "effects": m["effects"],
         "algorithm": algorithm, "version": m["algorithm_version"], "definition": definition_hash,
     }
+    if m.get("person") is not None:
+        doc["person"] = m["person"]
+    return doc

@@ -181,31 +181,32 @@ def _check_who(actor: str, purpose: str, note: str | None = None,
 
 
 def _log(conn: Connection, subject_id: str, case_ref: str | None, actor: str, purpose: str, now: datetime,
-         outcome: str, note: str | None = None) -> None:
+         outcome: str, note: str | None = None, person: str | None = None) -> None:
     conn.execute(insert(T.access_log).values(subject_id=subject_id[:36], case_ref=case_ref, actor=actor,
-                                             purpose=purpose, note=note, at=now, outcome=outcome))
+                                             purpose=purpose, note=note, at=now, outcome=outcome, person=person))
 
 
 def read_subject(conn: Connection, subject_id: str, *, actor: str, case_ref: str | None, purpose: str,
-                 now: datetime, master: MasterKey | None = None, note: str | None = None) -> dict[str, Any]:
+                 now: datetime, master: MasterKey | None = None, note: str | None = None,
+                 person: str | None = None) -> dict[str, Any]:
     """The subject's personal data, read for `purpose` (a code of PURPOSES; `note` optional). Always
     appends an access_log row first: `read`, or `erased` / `refused` before raising PersonalDataError."""
     note = _check_who(actor, purpose, note)
     now = as_utc(now)
     row = conn.execute(select(T.subjects).where(T.subjects.c.id == subject_id)).first()
     if row is None:
-        _log(conn, subject_id, case_ref, actor, purpose, now, "refused", note)
+        _log(conn, subject_id, case_ref, actor, purpose, now, "refused", note, person)
         raise PersonalDataError("unknown_subject", f"no subject {subject_id!r}")
     key_row = conn.execute(select(T.subject_keys).where(T.subject_keys.c.subject_id == subject_id)).first()
     if row.erased_at is not None or (key_row is not None and key_row.wrapped_key is None):
-        _log(conn, subject_id, case_ref, actor, purpose, now, "erased", note)
+        _log(conn, subject_id, case_ref, actor, purpose, now, "erased", note, person)
         when = row.erased_at or key_row.destroyed_at
         raise PersonalDataError("erased", f"subject {subject_id}'s personal data was erased"
                                           + (f" on {when:%Y-%m-%d}" if when else "")
                                           + "; it cannot be recovered")
     if not _is_encrypted(row.payload):
         # Stored before encryption at rest (plain dict): readable, still logged; erase or re-store it.
-        _log(conn, subject_id, case_ref, actor, purpose, now, "read", note)
+        _log(conn, subject_id, case_ref, actor, purpose, now, "read", note, person)
         return dict(row.payload)
     try:
         if key_row is None:
@@ -214,9 +215,9 @@ def read_subject(conn: Connection, subject_id: str, *, actor: str, case_ref: str
         master = master or master_key_from_settings()
         data = _decrypt(_unwrap(master, subject_id, key_row), subject_id, row.payload)
     except PersonalDataError:
-        _log(conn, subject_id, case_ref, actor, purpose, now, "refused", note)
+        _log(conn, subject_id, case_ref, actor, purpose, now, "refused", note, person)
         raise
-    _log(conn, subject_id, case_ref, actor, purpose, now, "read", note)
+    _log(conn, subject_id, case_ref, actor, purpose, now, "read", note, person)
     return data
 
 
@@ -232,7 +233,8 @@ def subject_of_case(conn: Connection, case_ref: str) -> str:
 
 def read_personal(db: DbEngine, *, actor: str, purpose: str, case_ref: str | None = None,
                   subject_id: str | None = None, now: datetime | None = None,
-                  master: MasterKey | None = None, note: str | None = None) -> dict[str, Any]:
+                  master: MasterKey | None = None, note: str | None = None,
+                  person: str | None = None) -> dict[str, Any]:
     """Read a case's (or a subject's) personal data in a transaction of its own that commits the
     access_log row even when the read is refused, then re-raises. For the CLI and web handlers."""
     if case_ref is None and subject_id is None:
@@ -243,7 +245,7 @@ def read_personal(db: DbEngine, *, actor: str, purpose: str, case_ref: str | Non
         try:
             sid = subject_id or subject_of_case(conn, case_ref)
             return read_subject(conn, sid, actor=actor, case_ref=case_ref, purpose=purpose, now=now, master=master,
-                                note=note)
+                                note=note, person=person)
         except PersonalDataError as exc:  # commit the refusal's log row, then raise
             error = exc
     raise error

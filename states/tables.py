@@ -99,6 +99,7 @@ access_log = Table(
     Column("at", UTC, nullable=False),
     Column("outcome", String(20), nullable=False),  # read | refused | erased
     Column("note", String(200)),  # optional words beside the code; no IIN, cleared on erasure
+    Column("person", String(40)),  # the person who read (a pseudonymous id, see `persons`)
 )
 Index("ix_access_log_case", access_log.c.case_ref, access_log.c.at)
 
@@ -173,6 +174,7 @@ events = Table(
     Column("algorithm_version", Integer, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("person", String(40)),  # the person who acted for the body (pseudonymous id; hashed with the event)
     UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
 )
 
@@ -258,6 +260,7 @@ api_tokens = Table(
     Column("created_at", UTC, nullable=False),
     Column("revoked_at", UTC),
     Column("last_used_at", UTC),
+    Column("created_by", String(40)),  # the person who created it (None: the local operator)
 )
 
 # Web sign-in sessions (app/web): the cookie holds a random id, the store only its hash. Signing
@@ -265,12 +268,17 @@ api_tokens = Table(
 web_sessions = Table(
     "web_sessions", metadata,
     Column("id_hash", String(64), primary_key=True),  # sha256 of the id in the cookie
-    Column("token_id", Integer, ForeignKey("api_tokens.id"), nullable=False),
+    Column("token_id", Integer, ForeignKey("api_tokens.id")),  # a token sign-in ...
+    Column("person_id", String(40), ForeignKey("persons.id")),  # ... or a person's (OpenID Connect)
     Column("csrf", String(64), nullable=False),
     Column("created_at", UTC, nullable=False),
     Column("expires_at", UTC, nullable=False),
+    Column("id_token", Text),        # the provider's ID token: the hint for ending the provider session
+    Column("refresh_token", Text),   # to ask the provider again whether the person may still sign in
+    Column("check_at", UTC),         # when to ask it next
 )
 Index("ix_web_sessions_token", web_sessions.c.token_id)
+Index("ix_web_sessions_person", web_sessions.c.person_id)
 
 # Migrations of running cases to another version of their algorithm (../shared/spec/migration.md):
 # one row per plan or run, with who asked, the selection and the outcome; each moved case also has
@@ -286,6 +294,7 @@ migrations = Table(
     Column("state", String(60)),
     Column("dry_run", Boolean, nullable=False),
     Column("actor", String(80), nullable=False),   # the body that asked (or `system` / the operator)
+    Column("person", String(40)),                  # the person who asked
     Column("role", String(20), nullable=False),
     Column("status", String(12), nullable=False),  # planned | running | done | failed
     Column("created_at", UTC, nullable=False),
@@ -297,3 +306,27 @@ migrations = Table(
     Column("not_migratable", Integer, nullable=False, default=0),
     Column("report", JSON),  # the plan's counts and the cases skipped or not migratable, with reasons
 )
+
+# People who act for a body: an administrator creates them, or they are provisioned at their first
+# OpenID Connect sign-in from the provider's claims. Histories and logs carry only `id` (random,
+# pseudonymous); the name lives here alone and is erased like a child's data.
+persons = Table(
+    "persons", metadata,
+    Column("id", String(40), primary_key=True),           # p_ + 16 random hex digits
+    Column("body_id", String(80), ForeignKey("bodies.id"), nullable=False),
+    Column("role", String(20), nullable=False),           # coordinator | agency | auditor | admin
+    Column("position", String(120)),
+    Column("name", String(200)),                          # None once erased
+    Column("subject_hash", String(64), unique=True),      # sha256(issuer | sub) of the provider account
+    Column("account_hash", String(64), unique=True),      # sha256(issuer | user name): an admin-created
+                                                          # person's account, linked at the first sign-in
+    Column("source", String(12), nullable=False),         # admin | oidc
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("created_by", String(40)),
+    Column("deactivated_at", UTC),
+    Column("erased_at", UTC),
+    Column("last_sign_in_at", UTC),
+)
+Index("ix_persons_body", persons.c.body_id)
+Index("ix_events_person", events.c.person)

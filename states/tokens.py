@@ -64,7 +64,7 @@ def hash_secret(secret: str) -> str:
 
 
 def create_token(db: DbEngine, body_id: str, role: str, label: str | None = None, *,
-                 now: datetime | None = None) -> tuple[str, Token]:
+                 now: datetime | None = None, created_by: str | None = None) -> tuple[str, Token]:
     """A new token for `body_id` acting as `role`; returns (secret, token). The secret is not stored."""
     if role not in ROLES:
         raise TokenError(f"role must be one of {', '.join(ROLES)}, not {role!r}", field="role")
@@ -80,7 +80,7 @@ def create_token(db: DbEngine, body_id: str, role: str, label: str | None = None
                              field="body")
         token_id = conn.execute(insert(T.api_tokens).values(
             token_hash=hash_secret(secret), prefix=secret[:PREFIX_LENGTH], body_id=body_id, role=role,
-            label=label, created_at=now)).inserted_primary_key[0]
+            label=label, created_at=now, created_by=created_by)).inserted_primary_key[0]
         token = Token.from_row(conn.execute(select(T.api_tokens).where(T.api_tokens.c.id == token_id)).one())
     return secret, token
 

@@ -178,6 +178,7 @@ class CaseChange:
         self.trigger_data: dict[str, Any] = {}
         self.chain = subordination(svc.directory, definition.spec.subordination)
         self.history = StoredHistory(conn, case)
+        self.person: str | None = None  # the person acting for the body, recorded in the event
 
     # ------------------------------------------------------------------ reading
     def open_tasks(self) -> dict[str, TaskRow]:
@@ -383,13 +384,15 @@ class CaseChange:
             "data": data, "from": from_state, "to": case.state, "effects": self.effects,
             "algorithm": case.algorithm, "version": case.algorithm_version, "definition": case.definition_hash,
         }
+        if self.person is not None:  # only when a person acted: the events before persons hash as they did
+            event["person"] = self.person
         prev = case.head_hash if self.loaded_version else GENESIS
         digest = event_hash(prev, event)
         self._flush_tasks()
         self.conn.execute(_INSERT_EVENT, {
             "case_id": case.id, "seq": seq, "at": self.now, "actor": actor, "trigger": trigger, "data": data,
             "from_state": from_state, "to_state": case.state, "effects": self.effects,
-            "algorithm_version": case.algorithm_version, "prev_hash": prev, "hash": digest})
+            "algorithm_version": case.algorithm_version, "prev_hash": prev, "hash": digest, "person": self.person})
         self._insert_outbox(seq, trigger)
         result = self.conn.execute(_SAVE_CASE, {
             "c_id": case.id, "v_old": self.loaded_version, "v_state": case.state,

@@ -266,16 +266,19 @@ def verify_case(conn: Connection, ref: str, registry, sweep_nows: list[str] | No
 
 def _doc(m, ref: str, algorithm: str, definition_hash: str, at: str) -> dict[str, Any]:
     data, effects = m["data"], m["effects"]
-    return {"case": ref, "seq": m["seq"], "at": at, "actor": m["actor"], "trigger": m["trigger"],
-            "data": json.loads(data) if isinstance(data, str) else data, "from": m["from_state"],
-            "to": m["to_state"], "effects": json.loads(effects) if isinstance(effects, str) else effects,
-            "algorithm": algorithm, "version": m["algorithm_version"], "definition": definition_hash}
+    doc = {"case": ref, "seq": m["seq"], "at": at, "actor": m["actor"], "trigger": m["trigger"],
+           "data": json.loads(data) if isinstance(data, str) else data, "from": m["from_state"],
+           "to": m["to_state"], "effects": json.loads(effects) if isinstance(effects, str) else effects,
+           "algorithm": algorithm, "version": m["algorithm_version"], "definition": definition_hash}
+    if m.get("person") is not None:
+        doc["person"] = m["person"]
+    return doc
 
 
 # ------------------------------------------------------------------------------ every case
 
 _EVENTS_SQL = ("SELECT case_id, seq, at, actor, trigger, data, from_state, to_state, effects, algorithm_version, "
-               "prev_hash, hash FROM events WHERE case_id BETWEEN {lo} AND {hi} ORDER BY case_id, id")
+               "prev_hash, hash, person FROM events WHERE case_id BETWEEN {lo} AND {hi} ORDER BY case_id, id")
 PARALLEL_FROM_CASES = 2000  # below this, starting worker processes costs more than it saves
 
 
@@ -420,6 +423,8 @@ def _verify_rows(c: dict, rows: list, tasks: list[tuple], registry, sweeps, sqli
         data, effects = r[5], r[8]
         doc = {"case": ref, "seq": r[1], "at": at, "actor": r[3], "trigger": r[4], "data": data, "from": r[6],
                "to": r[7], "effects": effects, "algorithm": algorithm, "version": r[9], "definition": dhash}
+        if r[12] is not None:
+            doc["person"] = r[12]
         if isinstance(data, str) and isinstance(effects, str):
             # The store keeps data and effects as canonical JSON text: hash that text as it is.
             doc["_canonical"] = canonical_from_parts(doc, data, effects)
