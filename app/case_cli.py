@@ -304,7 +304,8 @@ def history_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR
         return
     typer.echo(f"{h['ref']}  {h['algorithm']}  {len(h['events'])} events, head {h['head_hash'][:12]}")
     for e in h["events"]:
-        typer.echo(f"  {e['seq']:>4} {_when(e['at'])}  {e['actor']:<32} {e['trigger']:<22} "
+        who = e["actor"] + (f" ({e['person_name'] or e['person']})" if e.get("person") else "")
+        typer.echo(f"  {e['seq']:>4} {_when(e['at'])}  {who:<32} {e['trigger']:<22} "
                    f"{e['from_state'] or '-'} → {e['to_state']}")
 
 

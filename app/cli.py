@@ -175,6 +175,14 @@ def _register_plan() -> None:
 _register_plan()
 
 
+def _register_persons() -> None:
+    from app.persons_cli import person_app
+    app.add_typer(person_app, name="person", help="People who act for a body: create, list, show, deactivate, erase.")
+
+
+_register_persons()
+
+
 def _register_migrate() -> None:
     from app.migrate_cli import migrate_app
     app.add_typer(migrate_app, name="migrate", help="Move running cases to another version of their algorithm.")

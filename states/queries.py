@@ -29,6 +29,7 @@ from .errors import RuleViolation
 from .guards import describe
 from .authority import may_fire
 from .history import event_documents
+from .persons import names_of
 from .replay import ESCALATION_LEVEL, replay
 from .reporting import missing_reports
 from .unit_of_work import CaseRecord
@@ -241,11 +242,14 @@ def _missing_reports(conn: Connection, row, catalogue, directory) -> list[dict[s
 def history(conn: Connection, ref: str) -> dict[str, Any]:
     """Every event of the case, oldest first, with its hash chain."""
     row = load_case_row(conn, ref)
+    rows = conn.execute(select(T.events).where(T.events.c.case_id == row.id).order_by(T.events.c.seq)).all()
+    names = names_of(conn, {e.person for e in rows if e.person})
     events = [{
-        "seq": e.seq, "at": e.at, "at_local": local(e.at), "actor": e.actor, "trigger": e.trigger,
+        "seq": e.seq, "at": e.at, "at_local": local(e.at), "actor": e.actor, "person": e.person,
+        "person_name": names.get(e.person) if e.person else None, "trigger": e.trigger,
         "from_state": e.from_state, "to_state": e.to_state, "data": e.data, "effects": e.effects,
         "prev_hash": e.prev_hash, "hash": e.hash}
-        for e in conn.execute(select(T.events).where(T.events.c.case_id == row.id).order_by(T.events.c.seq))]
+        for e in rows]
     return {"ref": ref, "algorithm": row.algorithm, "version": row.version, "head_hash": row.head_hash,
             "events": events}
 

@@ -287,6 +287,8 @@ class EventView(BaseModel):
     at: datetime
     at_local: datetime
     actor: str
+    person: Optional[str] = Field(None, description="The person who acted for the body (a pseudonymous id), if one did.")
+    person_name: Optional[str] = Field(None, description="That person's name (or the id once the name is erased).")
     trigger: str
     from_state: Optional[str]
     to_state: str
