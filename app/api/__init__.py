@@ -21,7 +21,7 @@ from app.store import store_for
 from states.handling import Handler
 
 from . import docs, errors, transport
-from .routes import audit, cases, inbox, links, meta, tokens
+from .routes import audit, cases, inbox, links, meta, migrations, tokens
 
 PREFIX = "/api/v1"
 THREADS_ENV = "QORGAU_API_THREADS"
@@ -32,7 +32,9 @@ Interagency child-protection response algorithms (Decree No. 748) as versioned s
 **Roles** (each token is bound to one body of the directory and one role):
 coordinators launch cases and read those of their region; agencies read the cases bound to their
 body (or a body below it), work their inbox and fire triggers; auditors read everything (history,
-replay, verification, compliance, access log) and write nothing; admins manage tokens.
+replay, verification, compliance, access log) and write nothing; admins manage tokens. Admins and
+the ministry's coordinators move running cases to a new version of their algorithm (migrations:
+plan first, then apply), which auditors read.
 
 **Errors** carry the spec's codes: `unknown_case` 404, `unknown_trigger` 422, `invalid_transition` 409,
 `conflict` 409, `forbidden` 403, `invalid_data` 422 (with `field`), `guard_failed` 409; a missing or
@@ -151,7 +153,7 @@ def create_app(engine=None, *, base_url: str | None = None, case_links: bool = T
     errors.install(app)
     app.add_middleware(_RejectNul)
     app.add_middleware(_ArrivalOrder)  # added last: the outermost of the app's own
-    for module in (meta, cases, inbox, audit, tokens):
+    for module in (meta, cases, inbox, audit, tokens, migrations):
         app.include_router(module.router, prefix=PREFIX)
     if case_links:
         app.include_router(links.router)

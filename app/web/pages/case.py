@@ -13,17 +13,19 @@ from states.access import AUDIT, FIRE, Principal, check_case, check_personal
 from states.clock import utcnow
 from states.errors import RuleViolation
 from states.machines import mermaid
+from states.migration_plan import TRIGGER
 from states.queries import case_detail, history, load_case_row, replay_at
 from states.verify import verify_case
 
 from .. import i18n
 from ..render import left_or_late, local_input, local_text, render
 from .context import Ctx, SignedIn
+from .migrations import migrated_lines
 from .params import moment
 
 router = APIRouter(include_in_schema=False)
 
-SYSTEM_STEPS = ("launch", "reminder", "overdue", "escalation", "critical", "timer", "linked")
+SYSTEM_STEPS = ("launch", "reminder", "overdue", "escalation", "critical", "timer", "linked", "migrated")
 _EDGE = re.compile(r"^(\s*\S+ --> \S+): (\w+)$", re.M)
 
 
@@ -100,7 +102,8 @@ async def case_page(ctx: SignedIn, ref: str) -> Response:
     timeline = [{"seq": ev["seq"], "when": local_text(ev["at"]), "who": ctx.body_name(ev["actor"]),
                  "trigger": _trigger_title(ctx, d, ev["trigger"]),
                  "from": ctx.state_title(d, ev["from_state"]), "to": ctx.state_title(d, ev["to_state"]),
-                 "effects": _effects_text(ctx, d, ev["effects"] or {}, kinds)} for ev in shown_events]
+                 "effects": (migrated_lines(ctx, d, ev) if ev["trigger"] == TRIGGER else [])
+                 + _effects_text(ctx, d, ev["effects"] or {}, kinds)} for ev in shown_events]
     moments = [{"value": local_input(ev["at"]), "label": f"{ev['seq']}. {local_text(ev['at'])} — "
                 f"{_trigger_title(ctx, d, ev['trigger'])}", "seq": ev["seq"]} for ev in events]
     flash = None
@@ -110,7 +113,8 @@ async def case_page(ctx: SignedIn, ref: str) -> Response:
         flash = f"{i18n.t('launched', lang)} {ref} — {ctx.state_title(d, state)}"
     outcome_titles = d.spec.outcomes.get(outcome) if outcome else None
     view = {
-        "ref": ref, "algorithm": i18n.pick(d.spec.title, lang), "algorithm_version": d.version,
+        "ref": ref, "algorithm": i18n.pick(d.spec.title, lang),
+        "algorithm_version": replayed["algorithm_version"] if replayed is not None else d.version,
         "state": ctx.state_title(d, state), "state_name": state,
         "outcome": i18n.pick(outcome_titles, lang) if outcome_titles else outcome,
         "region": ctx.region_name(region), "version": version, "critical": critical, "level": level,

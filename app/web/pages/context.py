@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.api.transport import FORM_BODY_LIMIT
-from states.access import COMPLIANCE, INBOX, Principal, check_case
+from states.access import AUDIT, COMPLIANCE, INBOX, Principal, check_case
 from states.clock import utcnow
 from states.errors import RuleViolation
 from states.queries import load_case_row
@@ -75,6 +75,8 @@ class Ctx:
             nav.append(("/map", "nav.map"))
             if p.role in COMPLIANCE:
                 nav.append(("/audit", "nav.audit"))
+            if p.role in AUDIT or (p.role == "coordinator" and p.region is None):  # who reads the migrations
+                nav.append(("/migrations", "nav.migrations"))
         path = self.request.url.path
         query = self.request.url.query
         here = path + (f"?{query}" if query else "")
