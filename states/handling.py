@@ -133,7 +133,7 @@ class Handler:
 
         with self.engine.db.begin() as conn:
             moved = migrate_case(self.engine, conn, cmd.ref, Selection(cmd.algorithm, cmd.to_version), caller.body_id,
-                                 now, expected_version=cmd.expected_version, check=in_scope)
+                                 now, expected_version=cmd.expected_version, check=in_scope, person=caller.person_id)
             if cmd.run_id is not None:
                 count_moved(conn, cmd.run_id, moved.moved)
         if moved.moved:

@@ -89,6 +89,10 @@ def check_selection(registry, directory, selection: Selection) -> None:
     except UnknownAlgorithm:
         raise RuleViolation("invalid_data", f"{selection.algorithm} has no version {selection.to_version}",
                             field="to_version") from None
+    if not any(registry.migration(selection.algorithm, d.version, target.version) for d in registry
+               if d.id == selection.algorithm and d.version < target.version):
+        raise RuleViolation("invalid_data", f"no migration into {selection.algorithm} version {target.version} is "
+                                            "published", field="to_version")
     if selection.region is not None and selection.region not in directory.regions:
         raise RuleViolation("invalid_data", f"unknown region {selection.region!r}", field="region")
     if selection.state is not None:
@@ -209,7 +213,7 @@ class Moved:
 
 
 def migrate_case(engine, conn: Connection, ref: str, selection: Selection, actor: str, now: datetime, *,
-                 expected_version: int | None = None, check=None) -> Moved:
+                 expected_version: int | None = None, check=None, person: str | None = None) -> Moved:
     """Move case `ref` in the caller's transaction. A case not migratable raises `not_migratable`;
     one already on the target version (a second apply) writes nothing and returns `moved=False`."""
     case = engine.load_case(conn, ref, lock=True)
@@ -225,16 +229,17 @@ def migrate_case(engine, conn: Connection, ref: str, selection: Selection, actor
     if not plan.migratable:
         raise RuleViolation("not_migratable", f"case {ref}: {plan.reason}", field="case")
     migration, source, target = find_migration(engine.registry, selection, case.algorithm_version)
-    write_migration(engine, conn, case, plan, migration, source, target, actor, now)
+    write_migration(engine, conn, case, plan, migration, source, target, actor, now, person)
     return Moved(ref, True, plan, replanned=replanned)
 
 
 def write_migration(engine, conn: Connection, case: CaseRecord, plan: CasePlan, migration: Migration,
-                    source: Definition, target: Definition, actor: str, now: datetime) -> None:
+                    source: Definition, target: Definition, actor: str, now: datetime, person: str | None) -> None:
     """Write the plan's effects: task rows, steps, timers, the `migrated` event, outbox, case row."""
     fx = plan.effects
     from_state = case.state
     change = CaseChange(conn, engine.svc, target, case, now)
+    change.person = person
     for item in fx.get("tasks_kept", []) + fx.get("tasks_moved", []):
         changed = {column: item[name] for name, column in _TASK_ROW.items()
                    if name in item and ("from_kind" in item or "from_body" in item or name == "persistent")}

@@ -38,7 +38,8 @@ def record_plan(db: DbEngine, plan: SelectionPlan, caller: Principal, now: datet
         return conn.execute(insert(M).values(
             algorithm=s.algorithm, from_version=s.to_version - 1, to_version=s.to_version,
             migration_hash=plan.migration.content_hash if plan.migration else "", region=s.region, state=s.state,
-            dry_run=True, actor=caller.body_id, role=caller.role, status="planned", created_at=now, finished_at=now,
+            dry_run=True, actor=caller.body_id, person=caller.person_id, role=caller.role, status="planned",
+            created_at=now, finished_at=now,
             total=len(plan.plans), moved=0, skipped=0, failed=0, not_migratable=len(plan.unmovable),
             report=report)).inserted_primary_key[0]
 
@@ -46,7 +47,8 @@ def record_plan(db: DbEngine, plan: SelectionPlan, caller: Principal, now: datet
 def open_run(db: DbEngine, registry, selection: Selection, caller: Principal, total: int, now: datetime) -> int:
     with db.begin() as conn:
         return conn.execute(insert(M).values(
-            **_selection_row(selection, registry), dry_run=False, actor=caller.body_id, role=caller.role,
+            **_selection_row(selection, registry), dry_run=False, actor=caller.body_id, person=caller.person_id,
+            role=caller.role,
             status="running", created_at=now, total=total, moved=0, skipped=0, failed=0, not_migratable=0,
             report=None)).inserted_primary_key[0]
 
@@ -107,11 +109,11 @@ def run_migration(send: Callable[[Any], Any], selection: Selection,
     if not plan.plans:
         return RunOutcome(None)  # nothing to move: nothing written, not even a run
     run_id = send(StartMigration(s.algorithm, s.to_version, s.region, s.state, total=len(plan.plans)))
-    if started:
-        started(run_id)
     out = RunOutcome(run_id, total=len(plan.plans))
     crashed = True
     try:
+        if started:
+            started(run_id)
         for i, (case_plan, version) in enumerate(plan.plans, start=1):
             if not case_plan.migratable:
                 out.not_migratable.append({"ref": case_plan.ref, "reason": case_plan.reason})

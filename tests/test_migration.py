@@ -320,6 +320,7 @@ def test_only_an_admin_or_a_ministry_coordinator_migrates(engine, role: str, bod
 @pytest.mark.parametrize("command, field", [
     (PlanMigration("no-such-algorithm", 2), "algorithm"),
     (PlanMigration("violence-report", 9), "to_version"),
+    (PlanMigration("violence-report", 1), "to_version"),  # nothing migrates into the first version
     (PlanMigration("violence-report", 2, region="KZ-00"), "region"),
     (PlanMigration("violence-report", 2, state="nowhere"), "state"),
 ])
