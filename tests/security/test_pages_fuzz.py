@@ -78,6 +78,10 @@ def pages_document(csrf: str, ref: str) -> dict:
         "/audit": _get(_query("region", "period", **{"from": _DATE, "to": _DATE})),
         "/audit/compliance.csv": _get(_query("region", **{"from": _DATE, "to": _DATE})),
         "/audit/verify": _post(_form(csrf, [])),
+        "/migrations": {**_get([]), **_post(_form(csrf, ["algorithm", "to_version"], algorithm=_TEXT,
+                                                 to_version=_TEXT, region=_TEXT, state=_TEXT))},
+        "/migrations/{run_id}": _get(_path("run_id")),
+        "/migrations/{run_id}/apply": _post(_form(csrf, []), _path("run_id")),
     }
     examples = {"ref": ref}
     for item in paths.values():
@@ -112,7 +116,7 @@ def test_no_page_or_form_answers_a_server_error(engine, mode):
     for role, (cookie, _) in signed.items():
         schema = schemathesis.openapi.from_asgi(f"/_test/pages/{role}.json", site)
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) >= 17  # every page and form but /logout (it would end the session)
+        assert len(operations) >= 21  # every page and form but /logout (it would end the session)
         for operation in operations:
             raw = operation.definition.raw
             if mode is GenerationMode.NEGATIVE and not (raw.get("parameters") or raw.get("requestBody")):
