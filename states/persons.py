@@ -2,7 +2,7 @@
 
 A person belongs to one body with one of the roles tokens have (coordinator, agency, auditor,
 admin) and optionally a position. An administrator creates persons, or they are provisioned at
-their first OpenID Connect sign-in from the provider's claims (app/web/oidc.py maps the claims to a
+their first OpenID Connect sign-in from the provider's claims (app/oidc_claims.py maps the claims to a
 body and role; nothing is granted by default). Histories, the access log, migrations and tokens
 record only the person's id: `p_` and 16 random hex digits, which says nothing about the person.
 The name lives in the `persons` table alone and is erased like a child's data (the row stays, so

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from app.web.oidc import OidcError, OidcSettings, Provider
-from app.web.oidc_claims import ClaimMapping, ClaimMappingError, Rule, load_mapping
+from app.oidc import OidcError, OidcSettings, Provider
+from app.oidc_claims import ClaimMapping, ClaimMappingError, Rule, load_mapping
 
 from support.oidc_provider import ProviderProcess
 

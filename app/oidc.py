@@ -2,7 +2,7 @@
 with PKCE, state and nonce), and the API accepts the provider's access tokens.
 
 Configured by environment (docs/deploy.md): `QORGAU_OIDC_ISSUER`, `QORGAU_OIDC_CLIENT_ID`,
-`QORGAU_OIDC_CLIENT_SECRET`, `QORGAU_OIDC_CLAIMS` (the claim mapping file, app/web/oidc_claims.py),
+`QORGAU_OIDC_CLIENT_SECRET`, `QORGAU_OIDC_CLAIMS` (the claim mapping file, app/oidc_claims.py),
 optionally `QORGAU_OIDC_AUDIENCE` (the `aud` an API access token must carry; default the client id),
 `QORGAU_OIDC_SCOPES` and `QORGAU_OIDC_RECHECK_SECONDS` (how often a page session asks the provider
 again whether the person may still sign in; default 300). Without an issuer, sign-in is by token only.
@@ -34,7 +34,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from states.persons import subject_hash
 
-from app.web.oidc_claims import ClaimMapping, load_mapping
+from app.oidc_claims import ClaimMapping, load_mapping
 
 LEEWAY = 60  # seconds of clock difference allowed on exp / iat (QORGAU_OIDC_LEEWAY)
 JWKS_REFETCH_SECONDS = 10  # a token naming an unknown key refetches the key set at most this often
