@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Iterator
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
@@ -193,6 +194,16 @@ def plan_selection(engine, selection: Selection, now: datetime, progress=None) -
 # ------------------------------------------------------------------------------ moving one case
 
 _TASK_ROW = {"kind": "kind", "role": "role", "body": "body_id", "persistent": "persistent"}
+
+
+@lru_cache(maxsize=None)
+def _update_task(columns: tuple[str, ...]):
+    """The UPDATE of a task's `columns`, built once per set of columns (building a statement per
+    call cost more than running it)."""
+    return (update(T.tasks).where(T.tasks.c.case_id == bindparam("c_id"), T.tasks.c.key == bindparam("k"))
+            .values({c: bindparam(f"v_{c}") for c in columns}))
+
+
 _CANCEL_STEPS = (update(T.steps).where(T.steps.c.case_id == bindparam("c_id"), T.steps.c.task_key == bindparam("k"),
                                        T.steps.c.status == "pending").values(status="cancelled"))
 _CANCEL_TIMER = (update(T.steps).where(T.steps.c.case_id == bindparam("c_id"), T.steps.c.kind == "timer",
@@ -244,8 +255,8 @@ def write_migration(engine, conn: Connection, case: CaseRecord, plan: CasePlan, 
         changed = {column: item[name] for name, column in _TASK_ROW.items()
                    if name in item and ("from_kind" in item or "from_body" in item or name == "persistent")}
         if changed:
-            conn.execute(update(T.tasks).where(T.tasks.c.case_id == case.id, T.tasks.c.key == item["key"])
-                         .values(**changed))
+            conn.execute(_update_task(tuple(changed)), {"c_id": case.id, "k": item["key"],
+                                                        **{f"v_{c}": v for c, v in changed.items()}})
     for item in fx.get("tasks_moved", []):
         conn.execute(_CANCEL_STEPS, {"c_id": case.id, "k": item["key"]})
         change.new_steps.extend({"case_id": case.id, "task_key": item["key"], "kind": s["step"], "name": None,
