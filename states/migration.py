@@ -117,9 +117,11 @@ def _selected(selection: Selection):
     return q.order_by(c.id)
 
 
-_OPEN = select(T.tasks.c.case_id, T.tasks.c.key, T.tasks.c.kind, T.tasks.c.role, T.tasks.c.body_id, T.tasks.c.due,
-               T.tasks.c.state, T.tasks.c.persistent, T.tasks.c.serves).where(
-    T.tasks.c.case_id.in_(bindparam("ids", expanding=True)), T.tasks.c.status == "open")
+# Every task of the cases, open or not: the open ones (in the order they were opened) and the kinds
+# opened during the current stay in the state, from one read.
+_TASKS = (select(T.tasks.c.case_id, T.tasks.c.key, T.tasks.c.kind, T.tasks.c.role, T.tasks.c.body_id, T.tasks.c.due,
+                 T.tasks.c.state, T.tasks.c.persistent, T.tasks.c.serves, T.tasks.c.status, T.tasks.c.opened_at)
+          .where(T.tasks.c.case_id.in_(bindparam("ids", expanding=True))).order_by(T.tasks.c.case_id, T.tasks.c.id))
 _TIMERS = select(T.steps.c.case_id, T.steps.c.name, T.steps.c.due_at).where(
     T.steps.c.case_id.in_(bindparam("ids", expanding=True)), T.steps.c.kind == "timer",
     T.steps.c.status == "pending")
@@ -127,28 +129,25 @@ _ENTERED = (select(T.events.c.case_id, func.max(T.events.c.at))
             .where(T.events.c.case_id.in_(bindparam("ids", expanding=True)),
                    or_(T.events.c.from_state.is_(None), T.events.c.from_state != T.events.c.to_state))
             .group_by(T.events.c.case_id))
-_STAY = (select(T.tasks.c.case_id, T.tasks.c.kind, T.tasks.c.state, T.tasks.c.opened_at)
-         .where(T.tasks.c.case_id.in_(bindparam("ids", expanding=True))))
 
 
 def case_views(conn: Connection, cases: list[CaseRecord]) -> Iterator[CaseView]:
     """The migration's view of each case, read with one query per kind of row for the lot."""
     ids = [c.id for c in cases]
-    tasks: dict[int, list[OpenTask]] = {}
-    for r in conn.execute(_OPEN, {"ids": ids}):
-        tasks.setdefault(r.case_id, []).append(OpenTask(r.key, r.kind, r.role, r.body_id, r.due, r.state,
-                                                        r.persistent, r.serves))
     timers: dict[int, dict[str, datetime]] = {}
-    for r in conn.execute(_TIMERS, {"ids": ids}):
-        timers.setdefault(r.case_id, {})[r.name] = r.due_at
+    for case_id, name, due_at in conn.execute(_TIMERS, {"ids": ids}):
+        timers.setdefault(case_id, {})[name] = due_at
     entered = {case_id: at for case_id, at in conn.execute(_ENTERED, {"ids": ids})}
     by_id = {c.id: c for c in cases}
+    tasks: dict[int, list[OpenTask]] = {}
     stay: dict[int, set[str]] = {}
-    for r in conn.execute(_STAY, {"ids": ids}):
-        case = by_id[r.case_id]
-        since = entered.get(r.case_id, case.created_at)
-        if r.state == case.state and r.opened_at >= since:
-            stay.setdefault(r.case_id, set()).add(r.kind)
+    for case_id, key, kind, role, body, due, state, persistent, serves, status, opened_at in conn.execute(
+            _TASKS, {"ids": ids}):
+        if status == "open":
+            tasks.setdefault(case_id, []).append(OpenTask(key, kind, role, body, due, state, persistent, serves))
+        case = by_id[case_id]
+        if state == case.state and opened_at >= entered.get(case_id, case.created_at):
+            stay.setdefault(case_id, set()).add(kind)
     for case in cases:
         yield CaseView(ref=case.ref, state=case.state, region=case.region, data=dict(case.data),
                        bindings=dict(case.bindings), created_at=case.created_at,
