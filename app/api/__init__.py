@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
+from app.oidc import OidcSettings, Provider
 from app.store import store_for
 from states.handling import Handler
 
@@ -133,10 +134,11 @@ def _lifespan(threads: int):
 
 
 def create_app(engine=None, *, base_url: str | None = None, case_links: bool = True,
-               threads: int | None = None) -> FastAPI:
+               threads: int | None = None, oidc: "OidcSettings | None | str" = "from_env") -> FastAPI:
     """The API over `engine` (default: `open_engine()` on the configured store). `base_url` is
     where case links point (default QORGAU_BASE_URL). `case_links` serves `/cases/{ref}` as a
-    redirect to the API until the web pages take that path. `threads`: see `_default_threads`."""
+    redirect to the API until the web pages take that path. `threads`: see `_default_threads`.
+    `oidc`: the identity provider (default: the QORGAU_OIDC_* settings; None: tokens only)."""
     if engine is None:
         from states.store import open_engine
         engine = open_engine()
@@ -150,6 +152,8 @@ def create_app(engine=None, *, base_url: str | None = None, case_links: bool = T
     app.state.commands = Handler(engine)
     app.state.base_url = base_url
     app.state.store = store_for(engine)  # the one way to the store, API and pages alike
+    settings = OidcSettings.from_env() if oidc == "from_env" else oidc
+    app.state.oidc = Provider(settings) if settings is not None else None
     errors.install(app)
     app.add_middleware(_RejectNul)
     app.add_middleware(_ArrivalOrder)  # added last: the outermost of the app's own

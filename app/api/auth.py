@@ -3,16 +3,22 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
+from app.oidc import OidcError, subject_of
+from states.access import SYSTEM, Principal
 from states.clock import utcnow
-from states.tokens import Token, find_active_on, needs_touch, touch
+from states.commands import SignInPerson
+from states.errors import RuleViolation
+from states.persons import Person, account_hash, find_by_subject
+from states.tokens import TOKEN_PREFIX, Token, find_active_on, needs_touch, touch
 
-from states.access import Principal
 from .errors import ApiError
 
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
-                    description="An API token from `qorgau token create --body BODY --role ROLE`.")
+                    description="A service token from `qorgau token create --body BODY --role ROLE`, or a person's "
+                                "access token from the deployment's OpenID Connect provider (a JWT).")
 
 
 async def get_engine(request: Request):
@@ -42,6 +48,10 @@ async def current_principal(request: Request,
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError("unauthenticated", "send `Authorization: Bearer <token>`; "
                                           "create a token with `qorgau token create`")
+    provider = request.app.state.oidc
+    if provider is not None and not credentials.credentials.startswith(TOKEN_PREFIX) \
+            and credentials.credentials.count(".") == 2:
+        return await person_principal(request, credentials.credentials)
     token = await active_token(request, credentials.credentials)
     if token is None:
         raise ApiError("unauthenticated", "unknown or revoked token")
@@ -49,3 +59,34 @@ async def current_principal(request: Request,
     if body is None:
         raise ApiError("unauthenticated", f"the token's body {token.body_id} is no longer in the directory")
     return Principal(token_id=token.id, prefix=token.prefix, role=token.role, body=body)
+
+
+async def person_principal(request: Request, access_token: str) -> Principal:
+    """A person's access token from the identity provider: checked (signature, issuer, audience,
+    expiry), then the person it belongs to. A person seen for the first time is provisioned from the
+    token's claims by the configured mapping, as at a first sign-in; a deactivated one is refused."""
+    app = request.app
+    provider, store, directory = app.state.oidc, app.state.store, app.state.engine.svc.directory
+    try:
+        # off the loop: a key set the provider rotated is fetched again over the network
+        claims = await run_in_threadpool(provider.check, access_token, audience=provider.settings.audience)
+    except OidcError as exc:
+        raise ApiError("unauthenticated", exc.reason) from None
+    subject = subject_of(provider.settings, claims)
+    person: Person | None = await store.statements(find_by_subject, subject)
+    if person is None:
+        mapping = provider.settings.mapping
+        granted = mapping.grant(claims, directory) or (None, None)
+        account = mapping.account(claims)
+        command = SignInPerson(subject, account_hash(account) if account else None, granted[0], granted[1],
+                               mapping.name(claims))
+        try:
+            person = await store.write(app.state.commands.handle, command, SYSTEM)
+        except RuleViolation as exc:
+            raise ApiError("unauthenticated", exc.message) from None
+    if not person.active:
+        raise ApiError("unauthenticated", f"person {person.id} is deactivated in Qorgau")
+    body = directory.find(person.body_id)
+    if body is None:
+        raise ApiError("unauthenticated", f"the person's body {person.body_id} is no longer in the directory")
+    return Principal(token_id=None, prefix=None, role=person.role, body=body, person_id=person.id)

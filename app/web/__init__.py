@@ -33,7 +33,8 @@ def install(app: FastAPI) -> FastAPI:
     return app
 
 
-def create_site(engine=None, *, base_url: str | None = None) -> FastAPI:
-    """The API and the pages on one app, over `engine` (default: the configured store)."""
+def create_site(engine=None, *, base_url: str | None = None, oidc="from_env") -> FastAPI:
+    """The API and the pages on one app, over `engine` (default: the configured store); `oidc`: the
+    identity provider's settings (default: QORGAU_OIDC_*; None: token sign-in only)."""
     from app.api import create_app
-    return install(create_app(engine, base_url=base_url, case_links=False))
+    return install(create_app(engine, base_url=base_url, case_links=False, oidc=oidc))

@@ -48,7 +48,7 @@ def _named_key() -> None:
 
 
 def make_app(token_max_age: int) -> flask.Flask:
-    app = flask.Flask("qorgau_test_provider")
+    app = flask.Flask("oidc_provider_mock._app")  # the mock's package: its templates (the sign-in form)
     app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = jwt_access_token
     oidc_provider_mock.init_app(app, require_nonce=True, access_token_max_age=timedelta(seconds=token_max_age))
     app.before_request(_named_key)  # after the mock's own hook, which puts its storage on flask.g

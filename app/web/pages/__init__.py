@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import audit, case, cases, dashboard, inbox, login, migrations, personal, region_map, task, verification
+from . import (audit, case, cases, dashboard, inbox, login, migrations, oidc_login, personal, region_map, task,
+               verification)
 from .context import FormRefused, SignInRequired, refuse_form, sign_in_first
 from .params import InvalidInput, invalid_input_page
 
 router = APIRouter(include_in_schema=False)
-for page in (login, inbox, task, case, personal, cases, dashboard, region_map, audit, verification, migrations):
+for page in (login, oidc_login, inbox, task, case, personal, cases, dashboard, region_map, audit, verification, migrations):
     router.routes.extend(page.router.routes)  # as they are (see app.web.install): each route has its dependencies
 
 # What app.web.install answers for the pages: an exception type and its handler.

@@ -99,7 +99,8 @@ async def case_page(ctx: SignedIn, ref: str) -> Response:
         bindings = {b["role"]: b["body_id"] for b in detail["bindings"]}
         critical, level, version = detail["critical"], detail["escalation_level"], detail["version"]
         outcome, region = detail["outcome"], detail["region"]
-    timeline = [{"seq": ev["seq"], "when": local_text(ev["at"]), "who": ctx.body_name(ev["actor"]),
+    timeline = [{"seq": ev["seq"], "when": local_text(ev["at"]),
+                 "who": ctx.body_name(ev["actor"]) + (f" — {ev['person_name']}" if ev.get("person_name") else ""),
                  "trigger": _trigger_title(ctx, d, ev["trigger"]),
                  "from": ctx.state_title(d, ev["from_state"]), "to": ctx.state_title(d, ev["to_state"]),
                  "effects": (migrated_lines(ctx, d, ev) if ev["trigger"] == TRIGGER else [])

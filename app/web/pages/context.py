@@ -8,10 +8,12 @@ body of a signed-in POST whose CSRF token matches the session's, or `FormRefused
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any, Callable
 from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from app.api.transport import FORM_BODY_LIMIT
@@ -19,7 +21,7 @@ from states.access import AUDIT, COMPLIANCE, INBOX, Principal, check_case
 from states.clock import utcnow
 from states.errors import RuleViolation
 from states.queries import load_case_row
-from states.web_sessions import WebSession, find_session
+from states.web_sessions import WebSession, checked, end_session, find_session
 
 from .. import i18n, session as sessions
 from ..render import render
@@ -144,11 +146,31 @@ async def context(request: Request) -> Ctx:
     if session_id is not None:
         # one statement, on every page: the store's fast path, as the API's token lookup
         found = await request.app.state.store.statements(find_session, session_id)
+        if found is not None and found.person_id is not None and not await _provider_still_allows(request, session_id,
+                                                                                                   found):
+            found = None
         body = engine.svc.directory.find(found.body_id) if found is not None else None
         if body is not None:
             session = found
-            principal = Principal(token_id=found.token_id, prefix=found.prefix, role=found.role, body=body)
+            principal = Principal(token_id=found.token_id, prefix=found.prefix, role=found.role, body=body,
+                                  person_id=found.person_id)
     return Ctx(request, engine, language(request), session, principal)
+
+
+async def _provider_still_allows(request: Request, session_id: str, found: WebSession) -> bool:
+    """Every few minutes (QORGAU_OIDC_RECHECK_SECONDS) a person's session asks the identity provider
+    again (a refresh grant); a person disabled there loses the session at once."""
+    provider = request.app.state.oidc
+    now = utcnow()
+    if provider is None or found.check_at is None or found.check_at > now:
+        return True
+    store = request.app.state.store
+    if await run_in_threadpool(provider.still_allowed, found.refresh_token):
+        await store.write(checked, request.app.state.engine.db, session_id,
+                          now + timedelta(seconds=provider.settings.recheck_seconds))
+        return True
+    await store.write(end_session, request.app.state.engine.db, session_id)
+    return False
 
 
 class SignInRequired(Exception):

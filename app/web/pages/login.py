@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.api.auth import active_token
+from app.oidc import OidcError
 from states.web_sessions import end_session, start_session
 
 from .. import i18n, session as sessions
@@ -29,7 +30,7 @@ async def home(ctx: Visitor) -> Response:
 async def login_page(ctx: Visitor) -> Response:
     token = secrets.token_urlsafe(24)
     response = render("login.html", ctx.page(login_csrf=token, next=safe_next(ctx.request.query_params.get("next")),
-                                             failed=False))
+                                             failed=False, oidc=ctx.request.app.state.oidc is not None))
     _set_login_csrf(ctx.request, response, token)
     return response
 
@@ -49,8 +50,8 @@ async def login(ctx: Visitor) -> Response:
     body = ctx.directory.find(token.body_id) if token is not None else None
     if token is None or body is None:
         fresh = secrets.token_urlsafe(24)
-        response = render("login.html", ctx.page(login_csrf=fresh, next=safe_next(one(form, "next")), failed=True),
-                          status=401)
+        response = render("login.html", ctx.page(login_csrf=fresh, next=safe_next(one(form, "next")), failed=True,
+                                                 oidc=ctx.request.app.state.oidc is not None), status=401)
         _set_login_csrf(request, response, fresh)
         return response
     session_id, _ = await ctx.write(start_session, ctx.engine.db, token.id, timedelta(seconds=sessions.MAX_AGE))
@@ -71,9 +72,25 @@ async def logout(ctx: Visitor) -> Response:
             return ctx.error(403, i18n.t("error.csrf", ctx.lang))
         # the session ends in the store: a copied cookie is worth nothing now
         await ctx.write(end_session, ctx.engine.db, sessions.session_id(request.cookies.get(sessions.SESSION_COOKIE)))
-    response = RedirectResponse("/login", status_code=303)
+    response = _provider_logout(ctx) or RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/")
     return response
+
+
+def _provider_logout(ctx: Visitor) -> Response | None:
+    """A person signed in at the identity provider: end the provider's session too, where it offers
+    that. The form may not redirect to another site (CSP form-action 'self'), so a page moves on."""
+    provider = ctx.request.app.state.oidc
+    if provider is None or ctx.session is None or ctx.session.person_id is None:
+        return None
+    try:
+        url = provider.end_session_url(ctx.session.id_token, f"{str(ctx.request.base_url).rstrip('/')}/login")
+    except OidcError:
+        return None
+    if url is None:
+        return None
+    return render("signed_out.html", {**ctx.page(provider_url=url), "principal": None},
+                  headers={"Refresh": f"0; url={url}"})
 
 
 @router.get("/lang/{code}")
