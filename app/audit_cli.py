@@ -5,6 +5,7 @@ import json
 import os
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -89,14 +90,25 @@ def replay_command(ref: str = typer.Argument(..., help="Case reference, e.g. VR-
 def verify_command(refs: list[str] = typer.Argument(None, help="Case references (or use --all)."),
                    all_cases: bool = typer.Option(False, "--all", help="Verify every case in the store."),
                    workers: int = typer.Option(os.cpu_count() or 1, help="Processes checking cases in parallel (--all)."),
+                   anchors: Optional[Path] = typer.Option(None, "--anchors", help="A folder (or file) of the "
+                                                          "witnesses' anchor copies to check against the store."),
                    as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Re-execute histories and check them: hash chain, legal transitions, stored case = replay,
     escalation steps taken on time, and every published anchor. Exit 1 if any case fails.
+    With --anchors PATH: check the witnesses' copies of the anchors against the store and name the
+    cases whose heads no longer match (also with --all: both).
 
-    Example: qorgau verify --all
+    Examples: qorgau verify --all;  qorgau verify --anchors /mnt/witness/anchors
     """
     from states.store import open_engine
     from states.verify import verify_all
+    if anchors is not None:
+        from app.anchor_cli import verify_witnesses
+        witnessed_ok = verify_witnesses(anchors, as_json)
+        if not refs and not all_cases:
+            raise typer.Exit(0 if witnessed_ok else 1)
+        if not witnessed_ok:
+            raise typer.Exit(1)
     if not refs and not all_cases:
         typer.echo("name case references or pass --all", err=True)
         raise typer.Exit(2)
@@ -134,31 +146,9 @@ def progress_bar(label: str = "verifying"):
     return show
 
 
-def anchor_command(list_all: bool = typer.Option(False, "--list", help="Print every stored anchor."),
-                   as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Record a new anchor — the Merkle root of every case's chain head — and print it.
-
-    Publish the printed root outside Qorgau; `qorgau verify --all` checks every chain against every
-    anchor, so a chain rewritten after an anchor is caught.
-    """
-    from states.anchor import anchors, make_anchor
-    from states.clock import iso
-    from states.store import open_engine
-    engine = open_engine()
-    if list_all:
-        with engine.reader() as conn:
-            found = anchors(conn)
-        if as_json:
-            typer.echo(json.dumps([{"id": a.id, "at": iso(a.at), "root": a.root, "cases": a.cases} for a in found]))
-        else:
-            for a in found:
-                typer.echo(a.line())
-        return
-    a = make_anchor(engine)
-    typer.echo(json.dumps({"id": a.id, "at": iso(a.at), "root": a.root, "cases": a.cases}) if as_json else a.line())
-
-
 def register(app: typer.Typer) -> None:
     app.command("replay")(replay_command)
     app.command("verify")(verify_command)
+    from app.anchor_cli import anchor_command, proof_command
     app.command("anchor")(anchor_command)
+    app.command("proof")(proof_command)

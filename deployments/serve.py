@@ -26,11 +26,14 @@ def runner_deployments(sweep_interval: float | None = None, dispatch_interval: f
     from prefect.schedules import Cron, Interval
 
     from flows import runtime
+    from flows.anchoring import anchor_heads
     from flows.cases import launch_case
     from flows.deadlines import sweep_deadlines
     from flows.delivery import dispatch_notifications
     from flows.reporting import plan_reporting_cycle
     from flows.verification import verify_histories
+
+    from states.anchoring import anchor_interval
 
     s = runtime.settings()
     tags = ["qorgau"]
@@ -49,6 +52,10 @@ def runner_deployments(sweep_interval: float | None = None, dispatch_interval: f
             DEPLOYMENT, schedule=Interval(dispatch_interval or s.dispatch_interval), paused=False, tags=tags,
             concurrency_limit=at_most(s.dispatch_concurrency),
             description="Drain the outbox (also started right after each commit; this schedule is the safety net)."),
+        anchor_heads.to_deployment(
+            DEPLOYMENT, schedule=Interval(anchor_interval()), paused=False, tags=tags, concurrency_limit=at_most(1),
+            description="An anchor over every chain head each minute in which anything was written, sent to the "
+                        "witnesses and time-stamped."),
         plan_reporting_cycle.to_deployment(
             DEPLOYMENT, schedule=Cron(PLAN_CYCLE_CRON, timezone=TIMEZONE), paused=False, tags=tags,
             description="Launch the plan's reporting cases of the latest ended quarter and half-year."),

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from states.outbox import DEAD_LETTER_TEMPLATE, Failure, Message
+from states.witness import WITNESS_TEMPLATE
 
 from . import transport
 from .channels import DeliveryError, Letter, deliver, urls_for
@@ -29,6 +30,17 @@ class Outcome:
     seconds: float = 0.0
 
 
+def witness_letter(msg: Message) -> tuple[Letter, list[str]]:
+    """An anchor's signed witness document, as it is, to the one witness URL of its row."""
+    ctx = msg.context
+    if not isinstance(ctx.get("document"), str) or not isinstance(ctx.get("url"), str):
+        raise DeliveryError("a witness row without its document or URL", permanent=True)
+    letter = Letter(key=msg.idempotency_key, subject=str(ctx.get("subject") or "Qorgau anchor"), body=ctx["document"],
+                    language="en", recipient_id="witnesses", recipient_name="witness", case_ref="-",
+                    template=msg.template)
+    return letter, [ctx["url"]]
+
+
 class Courier:
     """Renders each message in its body's language and sends it over the body's channels, with a
     pool of threads (sending is waiting on sockets, so threads overlap well)."""
@@ -43,6 +55,8 @@ class Courier:
     def compose(self, msg: Message, now: datetime | None = None) -> tuple[Letter, list[str]]:
         """The letter for a message and the channel URLs it goes to. Raises DeliveryError
         (permanent) when it cannot be rendered."""
+        if msg.template == WITNESS_TEMPLATE:
+            return witness_letter(msg)
         body = self.directory.find(msg.body_id)
         if body is None:
             raise DeliveryError(f"unknown body {msg.body_id!r} (no longer in the directory)", permanent=True)

@@ -1,9 +1,19 @@
-"""Daily anchors: a Merkle root over every case's chain head at a moment.
+"""Anchors: a Merkle root over every case's chain head at a moment.
 
 A per-case hash chain catches an edited, deleted or reordered event, but not a whole chain
-rewritten from some point with fresh hashes. An anchor published earlier (printed, sent to the
-prosecutor's office, stored elsewhere) catches that: the head each case had then must still be in
-its chain, at the same position, with the same hash.
+rewritten from some point with fresh hashes, nor its last events cut off with the case row rolled
+back to match. An anchor published outside the store catches both: the head each case had then
+must still be in its chain, at the same position, with the same hash.
+
+An anchor is taken every minute in which anything was written (`QORGAU_ANCHOR_INTERVAL`, the
+`anchor-heads` flow) and cheaply at any size: only the heads that changed since the last anchor are
+found (one indexed comparison with `anchor_heads`) and recorded (`anchor_leaves` holds, per anchor,
+the heads that changed then); the root is folded from the stored heads. Each anchor's signed witness
+document (states/witness.py) lists exactly those changed heads, so the witnesses' copies alone give
+every head of every anchor.
+
+The tree: leaves `sha256("ref|seq|hash")` in the order of the references (Python's string order),
+paired left to right with `sha256(left + right)`; an odd node is carried up unchanged.
 """
 from __future__ import annotations
 
@@ -11,7 +21,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, func, insert, or_, select
 
 from . import tables as T
 from .clock import as_utc, iso, utcnow
@@ -23,9 +33,10 @@ class Anchor:
     at: datetime
     root: str
     cases: int
+    changed: int = 0
 
     def line(self) -> str:
-        return f"anchor {self.id}  {iso(self.at)}  cases {self.cases}  root {self.root}"
+        return f"anchor {self.id}  {iso(self.at)}  cases {self.cases}  changed {self.changed}  root {self.root}"
 
 
 def leaf(ref: str, seq: int, digest: str) -> bytes:
@@ -45,27 +56,66 @@ def merkle_root(leaves: list[bytes]) -> str:
     return level[0].hex()
 
 
-def current_heads(conn: Connection) -> list[list]:
-    rows = conn.execute(select(T.cases.c.ref, T.cases.c.version, T.cases.c.head_hash)
-                        .where(T.cases.c.version > 0).order_by(T.cases.c.ref))
-    return [[r.ref, r.version, r.head_hash] for r in rows]
+def merkle_path(leaves: list[bytes], index: int) -> list[tuple[str, str]]:
+    """The siblings from leaf `index` up to the root: ("L"|"R", hex) where the sibling sits left or
+    right; a level where the node has no sibling (odd, carried up) adds nothing."""
+    path: list[tuple[str, str]] = []
+    level = leaves
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(("L" if sibling < index else "R", level[sibling].hex()))
+        level = [hashlib.sha256(level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)] \
+            + ([level[-1]] if len(level) % 2 else [])
+        index //= 2
+    return path
 
 
-def make_anchor(engine, now: datetime | None = None) -> Anchor:
-    """Record the Merkle root of every chain head as of now."""
+def root_of_heads(heads: dict[str, tuple[int, str]]) -> str:
+    return merkle_root([leaf(ref, seq, digest) for ref, (seq, digest) in sorted(heads.items())])
+
+
+_H, _C = T.anchor_heads.c, T.cases.c
+_CHANGED = (select(_C.ref, _C.version, _C.head_hash)
+            .select_from(T.cases.outerjoin(T.anchor_heads, _H.ref == _C.ref))
+            .where(_C.version > 0, or_(_H.ref.is_(None), _H.seq != _C.version, _H.hash != _C.head_hash)))
+
+
+def stored_heads(conn: Connection) -> dict[str, tuple[int, str]]:
+    """The heads as of the latest anchor."""
+    return {r.ref: (r.seq, r.hash) for r in conn.execute(select(_H.ref, _H.seq, _H.hash))}
+
+
+def make_anchor(engine, now: datetime | None = None, *, force: bool = False, witness=None) -> Anchor | None:
+    """Record an anchor if any head changed since the last one (or always with `force`); None when
+    nothing was written. `witness(conn, anchor, changed, heads)` adds the signed witness document and
+    queues it for the witnesses, in the same transaction (states/witness.py)."""
     now = as_utc(now or utcnow())
     with engine.db.begin() as conn:
-        heads = current_heads(conn)
-        root = merkle_root([leaf(*h) for h in heads])
+        changed = [(r.ref, r.version, r.head_hash) for r in conn.execute(_CHANGED)]
+        if not changed and not force:
+            return None
+        heads = stored_heads(conn)
+        for ref, seq, digest in changed:
+            heads[ref] = (seq, digest)
+        root = root_of_heads(heads)
         anchor_id = conn.execute(insert(T.anchors).values(at=now, root=root, cases=len(heads))).inserted_primary_key[0]
-        if heads:
+        if changed:
+            refs = [ref for ref, _, _ in changed]
+            for i in range(0, len(refs), 500):
+                conn.execute(delete(T.anchor_heads).where(_H.ref.in_(refs[i:i + 500])))
+            conn.execute(insert(T.anchor_heads), [{"ref": r, "seq": s, "hash": h} for r, s, h in changed])
             conn.execute(insert(T.anchor_leaves), [{"anchor_id": anchor_id, "ref": r, "seq": s, "hash": h}
-                                                   for r, s, h in heads])
-    return Anchor(anchor_id, now, root, len(heads))
+                                                   for r, s, h in changed])
+        anchor = Anchor(anchor_id, now, root, len(heads), len(changed))
+        if witness is not None:
+            witness(conn, anchor, sorted(changed), heads)
+    return anchor
 
 
 def anchors(conn: Connection) -> list[Anchor]:
-    return [Anchor(r.id, r.at, r.root, r.cases)
+    counts = dict(conn.execute(select(T.anchor_leaves.c.anchor_id, func.count()).group_by(T.anchor_leaves.c.anchor_id)).all())
+    return [Anchor(r.id, r.at, r.root, r.cases, counts.get(r.id, 0))
             for r in conn.execute(select(T.anchors.c.id, T.anchors.c.at, T.anchors.c.root, T.anchors.c.cases)
                                   .order_by(T.anchors.c.id))]
 
@@ -75,12 +125,23 @@ def anchored_keys(conn: Connection) -> set[tuple[str, int]]:
     return {(r.ref, r.seq) for r in conn.execute(select(T.anchor_leaves.c.ref, T.anchor_leaves.c.seq))}
 
 
+def heads_at(conn: Connection, anchor_id: int) -> dict[str, tuple[int, str]]:
+    """Every case's head as anchor `anchor_id` recorded it (its changes laid over the earlier ones)."""
+    heads: dict[str, tuple[int, str]] = {}
+    q = (select(T.anchor_leaves.c.ref, T.anchor_leaves.c.seq, T.anchor_leaves.c.hash)
+         .where(T.anchor_leaves.c.anchor_id <= anchor_id).order_by(T.anchor_leaves.c.anchor_id))
+    for r in conn.execute(q):
+        heads[r.ref] = (r.seq, r.hash)
+    return heads
+
+
 def check_anchors(conn: Connection, event_hash_of, refs: set[str] | None = None) -> list[str]:
     """Problems found against the stored anchors. `event_hash_of(ref, seq)` gives today's hash of
     that event (None if it is gone); with `refs`, only those cases' leaves are checked (an indexed
     lookup), otherwise every leaf and every anchor's root."""
     problems: list[str] = []
-    found = {r.id: r for r in conn.execute(select(T.anchors).order_by(T.anchors.c.id))}
+    found = {r.id: r for r in conn.execute(select(T.anchors.c.id, T.anchors.c.at, T.anchors.c.root,
+                                                  T.anchors.c.cases).order_by(T.anchors.c.id))}
     if not found:
         return problems
     q = select(T.anchor_leaves).order_by(T.anchor_leaves.c.anchor_id, T.anchor_leaves.c.ref)
@@ -89,9 +150,12 @@ def check_anchors(conn: Connection, event_hash_of, refs: set[str] | None = None)
     leaves: dict[int, list] = {}
     for r in conn.execute(q):
         leaves.setdefault(r.anchor_id, []).append(r)
+    heads: dict[str, tuple[int, str]] = {}
     for anchor_id, anchor in found.items():
         rows = leaves.get(anchor_id, [])
-        if refs is None and (len(rows) != anchor.cases or merkle_root([leaf(r.ref, r.seq, r.hash) for r in rows]) != anchor.root):
+        for r in rows:
+            heads[r.ref] = (r.seq, r.hash)
+        if refs is None and (len(heads) != anchor.cases or root_of_heads(heads) != anchor.root):
             problems.append(f"anchor {anchor_id} ({iso(anchor.at)}): its leaves no longer give its root (the anchor was altered)")
             continue
         for r in rows:
@@ -101,3 +165,4 @@ def check_anchors(conn: Connection, event_hash_of, refs: set[str] | None = None)
                 problems.append(f"{r.ref}: event {r.seq} {what}, but anchor {anchor_id} of {iso(anchor.at)} "
                                 f"recorded {r.hash[:12]} (the chain was rewritten)")
     return problems
+

@@ -51,12 +51,13 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Message:
-    """One claimed outbox row, with the reference and region of its case."""
+    """One claimed outbox row, with the reference and region of its case (None for an anchor's
+    witness document, which belongs to no case)."""
     id: int
-    case_id: int
-    case_ref: str
-    region: str
-    event_seq: int
+    case_id: int | None
+    case_ref: str | None
+    region: str | None
+    event_seq: int | None
     template: str
     body_id: str
     task_key: str | None
@@ -115,7 +116,7 @@ def claim(db: DbEngine, owner: str, *, limit: int = 100, lease: timedelta = time
                      .values(lease_owner=owner, lease_until=until, attempts=c.attempts + 1))
         rows = conn.execute(
             select(OUTBOX, T.cases.c.ref.label("case_ref"), T.cases.c.region.label("case_region"))
-            .join(T.cases, T.cases.c.id == c.case_id).where(c.id.in_(ids)).order_by(c.created_at, c.id)).all()
+            .outerjoin(T.cases, T.cases.c.id == c.case_id).where(c.id.in_(ids)).order_by(c.created_at, c.id)).all()
     return [_message(r) for r in rows]
 
 
@@ -151,7 +152,7 @@ def fail(db: DbEngine, owner: str, failures: Sequence[Failure], *, policy: Retry
     by_id = {f.id: f for f in failures}
     with db.begin() as conn:
         q = (select(OUTBOX, T.cases.c.ref.label("case_ref"), T.cases.c.region.label("case_region"))
-             .join(T.cases, T.cases.c.id == c.case_id).where(c.id.in_(list(by_id))))
+             .outerjoin(T.cases, T.cases.c.id == c.case_id).where(c.id.in_(list(by_id))))
         if conn.dialect.name == "postgresql":
             q = q.with_for_update(of=OUTBOX)
         for row in conn.execute(q).all():

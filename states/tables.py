@@ -103,14 +103,29 @@ access_log = Table(
 )
 Index("ix_access_log_case", access_log.c.case_ref, access_log.c.at)
 
-# Daily anchors: a Merkle root over every case's chain head at a moment; the leaves are kept one row
-# per case so checking one case against every anchor is an indexed lookup.
+# Anchors: a Merkle root over every case's chain head at a moment, taken every minute in which
+# anything was written (states/anchor.py). `anchor_leaves` keeps the heads that changed at each
+# anchor (the first anchor: all of them), `anchor_heads` the heads as of the latest anchor. Each
+# anchor's signed witness document (states/witness.py) goes to outside witnesses; its RFC 3161
+# time-stamp token, once a TSA gave it, is kept beside it.
 anchors = Table(
     "anchors", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UTC, nullable=False),
     Column("root", String(64), nullable=False),
     Column("cases", Integer, nullable=False),
+    Column("document", Text),          # the canonical witness document (JSON), as signed and sent
+    Column("doc_hash", String(64)),    # sha256 of `document`: what the TSA time-stamps, the next one's `prev`
+    Column("signature", Text),         # Ed25519 over `document`, base64
+    Column("tsa_token", Text),         # the TSA's TimeStampResp, base64 (None: not yet obtained)
+    Column("tsa_time", UTC),
+)
+
+anchor_heads = Table(
+    "anchor_heads", metadata,
+    Column("ref", String(40), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 anchor_leaves = Table(
@@ -221,8 +236,8 @@ Index("ix_steps_case_status", steps.c.case_id, steps.c.status)
 outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
-    Column("event_seq", Integer, nullable=False),
+    Column("case_id", Integer, ForeignKey("cases.id")),  # None: an anchor for the witnesses
+    Column("event_seq", Integer),
     Column("template", String(40), nullable=False),
     Column("body_id", String(80), nullable=False),
     Column("task_key", String(20)),
