@@ -47,8 +47,11 @@ STORY = [
 
 
 def progress(label: str, done: int, total: int) -> None:
+    """A progress bar on stderr when it is a terminal: `label [#####.....] done/total`."""
     if sys.stderr.isatty():
-        print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        filled = 30 * done // max(total, 1)
+        print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}", end="" if done < total else "\n",
+              file=sys.stderr, flush=True)
 
 
 def services():

@@ -30,22 +30,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import bindparam, event, func, insert, select, text  # noqa: E402
+from sqlalchemy import bindparam, func, insert, select, text  # noqa: E402
 
 from states import tables as T  # noqa: E402
 from states.access import OPERATOR, Principal  # noqa: E402
 from states.commands import Fire  # noqa: E402
-from states.db import make_engine  # noqa: E402
 from states.errors import RuleViolation  # noqa: E402
 from states.handling import Handler  # noqa: E402
 from states.history import event_documents, event_hash  # noqa: E402
 from states.migration import Selection, plan_selection  # noqa: E402
 from states.migration_runs import run_migration  # noqa: E402
-from states.store import open_engine  # noqa: E402
 from states.verify import verify_all  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine import bench_fire, bench_floor, progress, services  # noqa: E402
+from stores import drop_schema, engine_on, open_store  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
 ALGORITHMS = ("violence-report", "suicide-response", "social-patronage")
@@ -128,40 +127,6 @@ def ordinary_triggers(algorithm: str, version: int, state: str) -> tuple:
 
 
 # ------------------------------------------------------------------------------ the store
-
-def open_store(url: str | None, workdir: Path, svc):
-    """A fresh store: an SQLite file in `workdir`, or a new schema on the PostgreSQL at `url`.
-    Returns (url, schema) for other processes."""
-    if url is None:
-        return f"sqlite:///{workdir / 'migrate.sqlite'}", None
-    schema = f"qorgau_bench_{os.getpid()}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-    return url, schema
-
-
-def drop_schema(url: str, schema: str | None) -> None:
-    if schema is None:
-        return
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
-
-
-def engine_on(url: str, schema: str | None, svc, *, fast_writes: bool = False, run_migrations: bool = False):
-    registry, directory, calendar = svc
-    db = make_engine(url, schema=schema)
-    if fast_writes and db.dialect.name == "sqlite":
-        @event.listens_for(db, "connect")
-        def _fast(dbapi_conn, _record) -> None:  # after the store's own pragmas: a benchmark store
-            dbapi_conn.execute("PRAGMA synchronous=OFF")  # need not survive a power cut
-    return open_engine(db=db, registry=registry, directory=directory, calendar=calendar,
-                       run_migrations=run_migrations)
-
 
 def build(engine, cases: int) -> Counter:
     """`cases` running version-1 cases: each story's share, spread over the regions; one case per
