@@ -139,3 +139,48 @@ def compliance(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {len(rows)} rows to {output}", err=True)
+
+
+class DocumentFormat(str, Enum):
+    docx = "docx"
+    xlsx = "xlsx"
+
+
+class Language(str, Enum):
+    ru = "ru"
+    kk = "kk"
+
+
+@report_app.command("plan")
+def plan(
+    ref: Annotated[str, typer.Argument(help="A plan-reporting case, e.g. PR-71-000001.")],
+    fmt: Annotated[DocumentFormat, typer.Option("--format", "-f", help="docx (Word) or xlsx (Excel).")]
+        = DocumentFormat.docx,
+    lang: Annotated[Language, typer.Option("--lang", help="The document's language: ru or kk.")] = Language.ru,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Write the document to this file (default: REF-PERIOD-LANG.FORMAT here).")] = None,
+) -> None:
+    """A plan-reporting case's report as the document a ministry files: the executor's quarterly
+    report, or МП's consolidated half-year report with the executors still missing; the plan's
+    title, the measures reported with status and note, the period's case statistics per region.
+    Reads the local store as the operator.
+
+    Examples:
+
+        qorgau report plan PR-71-000001 --format docx --lang kk
+
+        qorgau report plan PR-71-000002 --format xlsx --lang ru --out 2025-H1.xlsx
+    """
+    # Imported here: docxtpl and openpyxl load in ~0.3 s, which every other `qorgau` command would pay.
+    from app.case_backends import run
+    from app.reports import plan_document
+    from states.access import OPERATOR
+
+    engine = open_engine()
+    try:
+        document = run(lambda: plan_document(engine, OPERATOR, ref, fmt.value, lang.value))
+    finally:
+        engine.db.dispose()
+    path = out or Path(document.filename)
+    path.write_bytes(document.content)
+    typer.echo(f"wrote {path}", err=True)

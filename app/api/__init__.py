@@ -22,7 +22,7 @@ from app.store import store_for
 from states.handling import Handler
 
 from . import docs, errors, transport
-from .routes import audit, cases, inbox, links, meta, migrations, tokens
+from .routes import audit, cases, inbox, links, meta, migrations, reports, tokens
 
 PREFIX = "/api/v1"
 THREADS_ENV = "QORGAU_API_THREADS"
@@ -157,7 +157,7 @@ def create_app(engine=None, *, base_url: str | None = None, case_links: bool = T
     errors.install(app)
     app.add_middleware(_RejectNul)
     app.add_middleware(_ArrivalOrder)  # added last: the outermost of the app's own
-    for module in (meta, cases, inbox, audit, tokens, migrations):
+    for module in (meta, cases, inbox, audit, tokens, migrations, reports):
         app.include_router(module.router, prefix=PREFIX)
     if case_links:
         app.include_router(links.router)

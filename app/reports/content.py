@@ -12,22 +12,20 @@ from datetime import date, datetime, time as dtime, timedelta
 
 from sqlalchemy import Connection
 
-from app.web.value_words import VALUES
 from notifications.phrases import period_title
 from states.access import Principal, check_case
 from states.calendar import KZ_TZ
-from states.compliance import case_versions, compliance_report, late_reports
+from states.compliance import case_versions, compliance_report, late_reports, region_totals
 from states.errors import RuleViolation
 from states.periods import period_bounds
 from states.queries import history, load_case_row
 from states.reporting import missing_reports, plan_for
 from states.unit_of_work import CaseRecord
 
-from .words import APPROVED_748, DECREE_748, LANGUAGES, PLAN_748, word
+from .words import APPROVED_748, DECREE_748, LANGUAGES, PLAN_748, status_word, word
 
 ALGORITHM = "plan-reporting"
 SUBMITTED = "report_submitted"
-_STATUS_COLUMN = {"kk": 0, "ru": 1}
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,7 @@ def plan_report(engine, principal: Principal, ref: str, lang: str, now: datetime
         check_case(principal, directory, row.ref, row.region, row.bindings)
         if row.algorithm != ALGORITHM:
             raise RuleViolation("invalid_data", f"field 'ref': case {row.ref} is a {row.algorithm} case, not a "
-                                                f"plan report ({ALGORITHM})", field="ref")
+                                                f"plan report ({ALGORITHM})", field="case")
         case = CaseRecord.from_row(row)
         period = str(case.data.get("period", ""))
         consolidated = "-H" in period
@@ -149,13 +147,11 @@ def _measures(plan, items: list[dict], lang: str) -> list[MeasureLine]:
     lines = []
     for item in items:
         measure = plan.get(str(item.get("item", "")))
-        status = str(item.get("status", ""))
-        words = VALUES.get(status)
         lines.append(MeasureLine(
             number=measure.number if measure else str(item.get("item", "")),
             title=measure.title if measure else "", form=measure.form if measure else "",
             deadline=measure.deadline if measure else "",
-            status=words[_STATUS_COLUMN[lang]] if words else status, note=str(item.get("note") or "")))
+            status=status_word(str(item.get("status", "")), lang), note=str(item.get("note") or "")))
     return lines
 
 
@@ -165,15 +161,17 @@ def _regions(conn: Connection, directory, period: str, now: datetime) -> list[tu
     first, last = period_bounds(period)
     start = datetime.combine(first, dtime(0), KZ_TZ)
     end = datetime.combine(last + timedelta(days=1), dtime(0), KZ_TZ)
+    late = {r.region: r for r in region_totals(late_reports(conn, directory, region=None, start=start, end=end,
+                                                            now=now))}
     out = []
-    for code in directory.regions:
+    for code in directory.regions:  # the task figures hold no region: one report per region
         window = dict(region=code, start=start, end=end, now=now)
         rows = compliance_report(conn, directory, **window)
-        late = late_reports(conn, directory, **window)
+        reports = late.get(code)
         out.append((code, (sum(v.cases for v in case_versions(conn, **window)), sum(r.opened for r in rows),
                            sum(r.done_on_time for r in rows), sum(r.done_late for r in rows),
-                           sum(r.still_overdue for r in rows), sum(r.launched for r in late),
-                           sum(r.reported_late for r in late))))
+                           sum(r.still_overdue for r in rows), reports.launched if reports else 0,
+                           reports.reported_late if reports else 0)))
     return out
 
 

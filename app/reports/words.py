@@ -41,6 +41,10 @@ _WORDS: dict[str, tuple[str, str]] = {
     "col.deadline": ("Срок исполнения", "Орындау мерзімі"),
     "col.status": ("Статус", "Мәртебесі"),
     "col.note": ("Комментарий", "Түсініктеме"),
+    "status.done": ("Исполнено", "Орындалды"),
+    "status.in_progress": ("В работе", "Орындалуда"),
+    "status.not_started": ("Не начато", "Басталмаған"),
+    "status.overdue": ("Просрочено", "Мерзімі өткен"),
     "no_measures": ("Информация по мероприятиям не представлена.", "Іс-шаралар бойынша ақпарат ұсынылмаған."),
     "missing": ("Исполнители, не представившие информацию", "Ақпарат ұсынбаған орындаушылар"),
     "col.quarter": ("Квартал", "Тоқсан"),
@@ -74,6 +78,11 @@ _WORDS: dict[str, tuple[str, str]] = {
     "link.xlsx": ("Таблица Excel (XLSX)", "Excel кестесі (XLSX)"),
     "links": ("Отчёт документом", "Есеп құжат түрінде"),
 }
+
+
+def status_word(status: str, lang: str) -> str:
+    """A measure's reported status (`report_submitted` items: done, in_progress, not_started, overdue)."""
+    return word(f"status.{status}", lang) if f"status.{status}" in _WORDS else status
 
 
 def word(key: str, lang: str) -> str:

@@ -15,6 +15,8 @@ from states.clock import utcnow
 from states.compliance import PARTS, compliance_summary, export, region_totals
 from states.errors import RuleViolation
 
+from app.reports import FORMATS, compliance_xlsx
+
 from .. import i18n
 from ..render import render
 from .context import Ctx, SignedIn
@@ -61,6 +63,25 @@ async def compliance_csv(ctx: SignedIn) -> Response:
     suffix = "" if part == "tasks" else f"-{part.replace('_', '-')}"
     name = f"compliance{suffix}-{region or 'KZ'}-{start.isoformat()}-{end.isoformat()}.csv"
     return Response(export(summary, part, "csv"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/audit/compliance.xlsx")
+async def compliance_workbook(ctx: SignedIn) -> Response:
+    """The compliance report as an Excel workbook, the query of the CSV: one sheet per table (the one
+    `part` names, else every one), the CSV's rows."""
+    if ctx.principal.role not in COMPLIANCE:
+        return ctx.forbidden()
+    try:
+        summary, start, end, region = await _compliance_rows(ctx)
+    except RuleViolation as exc:
+        return ctx.forbidden(exc.message)
+    part = ctx.request.query_params.get("part")
+    parts = (part,) if part in PARTS else PARTS
+    suffix = "" if part not in PARTS or part == "tasks" else f"-{part.replace('_', '-')}"
+    name = f"compliance{suffix}-{region or 'KZ'}-{start.isoformat()}-{end.isoformat()}.xlsx"
+    return Response(compliance_xlsx(summary, parts), media_type=FORMATS["xlsx"],
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
                              "X-Content-Type-Options": "nosniff"})
 
@@ -132,6 +153,7 @@ async def audit_page(ctx: SignedIn) -> Response:
             "regions": [(c, ctx.region_name(c)) for c in ctx.directory.regions],
             "region_fixed": p.role == "coordinator" and p.region is not None,
             "csv_url": "/audit/compliance.csv?" + urlencode(period),
+            "xlsx_url": "/audit/compliance.xlsx?" + urlencode(period),
             "late_csv_url": "/audit/compliance.csv?" + urlencode({**period, "part": "reported_late"}),
             "auditor": p.role in AUDIT}
     if p.role in AUDIT:

@@ -17,6 +17,9 @@ from states.migration_plan import TRIGGER
 from states.queries import case_detail, history, load_case_row, replay_at
 from states.verify import verify_case
 
+from app.reports import plan_document
+from app.reports.words import word
+
 from .. import i18n
 from ..render import left_or_late, local_input, local_text, render
 from .context import Ctx, SignedIn
@@ -131,8 +134,48 @@ async def case_page(ctx: SignedIn, ref: str) -> Response:
         "replay_value": local_input(replayed["at"]) if replayed else "",
         "links": detail["links"], "has_personal_data": detail["has_personal_data"],
         "may_read_personal": _may_read_personal(p, row), "flash": flash,
+        "report_links": _report_links(ref, row, lang),
     }
     return render("case.html", ctx.page(**view))
+
+
+def _report_links(ref: str, row, lang: str) -> dict[str, Any] | None:
+    """A plan-reporting case's report as documents: Word and Excel, in the page's language (Russian
+    when the page is in English: the documents are filed in Russian or Kazakh)."""
+    if row.algorithm != "plan-reporting":
+        return None
+    doc_lang = lang if lang in ("ru", "kk") else "ru"
+    return {"title": word("links", doc_lang),
+            "files": [{"href": f"/cases/{ref}/report.{fmt}?lang={code}", "label": f"{word('link.' + fmt, code)} — {code}",
+                       "id": f"report-{fmt}-{code}"}
+                      for code in (doc_lang, "kk" if doc_lang == "ru" else "ru") for fmt in ("docx", "xlsx")]}
+
+
+async def _report_download(ctx: Ctx, ref: str, fmt: str) -> Response:
+    lang = ctx.request.query_params.get("lang") or ("kk" if ctx.lang == "kk" else "ru")
+    try:
+        document = await ctx.read(plan_document, ctx.engine, ctx.principal, ref, fmt, lang)
+    except RuleViolation as exc:
+        if exc.code == "unknown_case":
+            return ctx.not_found()
+        if exc.code == "forbidden":
+            return ctx.forbidden(exc.message)
+        return ctx.error(422, exc.message)
+    return Response(document.content, media_type=document.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{document.filename}"',
+                             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/cases/{ref}/report.docx")
+async def report_docx(ctx: SignedIn, ref: str) -> Response:
+    """The plan report of the case as a Word document (`?lang=ru|kk`)."""
+    return await _report_download(ctx, ref, "docx")
+
+
+@router.get("/cases/{ref}/report.xlsx")
+async def report_xlsx(ctx: SignedIn, ref: str) -> Response:
+    """The plan report of the case as an Excel workbook (`?lang=ru|kk`)."""
+    return await _report_download(ctx, ref, "xlsx")
 
 
 def _effects_text(ctx: Ctx, d, fx: dict[str, Any], kinds: dict[str, str]) -> list[str]:
