@@ -78,6 +78,21 @@ def area(ring: list[tuple[float, float]]) -> float:
     return abs(sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1]))) / 2
 
 
+def interior_point(ring: list[tuple[float, float]]) -> tuple[float, float]:
+    """A point well inside the ring: the middle of the widest horizontal run inside it, over 40
+    scan lines (the mean of the points can fall outside a concave region)."""
+    ys = [y for _, y in ring]
+    best, point = -1.0, ring[0]
+    for step in range(1, 40):
+        y = min(ys) + (max(ys) - min(ys)) * step / 40
+        xs = sorted(x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+                    for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1]) if (y1 <= y) != (y2 <= y))
+        for a, b in zip(xs[::2], xs[1::2]):
+            if b - a > best:
+                best, point = b - a, ((a + b) / 2, y)
+    return point
+
+
 def polygons(geometry: dict) -> list[list[list[list[float]]]]:
     if geometry["type"] == "Polygon":
         return [geometry["coordinates"]]
@@ -118,7 +133,7 @@ def build(geojson: dict) -> dict:
                 parts.append("M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in simple) + "Z")
                 if ring_index == 0 and a > biggest:
                     biggest = a
-                    anchor = (sum(x for x, _ in simple) / len(simple), sum(y for _, y in simple) / len(simple))
+                    anchor = interior_point(simple)
         regions[code] = {"source_name": name, "d": "".join(parts),
                          "x": round(anchor[0], 1), "y": round(anchor[1], 1), "city": code in CITIES}
     return {"viewBox": f"0 0 {WIDTH:.0f} {height}", "width": WIDTH, "height": height, "regions": regions}

@@ -18,6 +18,7 @@ paired left to right with `sha256(left + right)`; an odd node is carried up unch
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,10 +76,39 @@ def root_of_heads(heads: dict[str, tuple[int, str]]) -> str:
     return merkle_root([leaf(ref, seq, digest) for ref, (seq, digest) in sorted(heads.items())])
 
 
-_H, _C = T.anchor_heads.c, T.cases.c
+_H, _C, _E = T.anchor_heads.c, T.cases.c, T.events.c
 _CHANGED = (select(_C.ref, _C.version, _C.head_hash)
             .select_from(T.cases.outerjoin(T.anchor_heads, _H.ref == _C.ref))
             .where(_C.version > 0, or_(_H.ref.is_(None), _H.seq != _C.version, _H.hash != _C.head_hash)))
+# An event's id is taken when it is written, not when its transaction commits: on PostgreSQL a slow
+# writer may commit an id below the last anchor's watermark after that anchor. Each anchor therefore
+# looks this many ids back as well (and keeps only heads that really changed).
+LOOK_BACK_IDS = 5000
+
+
+def _changed(conn: Connection, since: int | None) -> list[tuple[str, int, str]]:
+    """The heads that differ from the last anchor's. With the last anchor's event watermark only
+    the cases written since are compared (an index range over events, whatever the store's size):
+    this keeps a minute's anchor at 120,000 cases to the cost of what changed (docs/performance.md,
+    "Anchors"); without one (the first anchor, or one older than watermarks), every case."""
+    if since is None:
+        return [(r.ref, r.version, r.head_hash) for r in conn.execute(_CHANGED)]
+    written = select(_E.case_id).where(_E.id > since - LOOK_BACK_IDS).distinct().scalar_subquery()
+    return [(r.ref, r.version, r.head_hash) for r in conn.execute(_CHANGED.where(_C.id.in_(written)))]
+
+
+def stored_leaves(conn: Connection) -> list[tuple[str, bytes]]:
+    """(ref, leaf) of every head as of the latest anchor, in the tree's order; read raw (no row
+    objects) and never hashed again: at 120,000 cases this is most of an anchor's time."""
+    cursor = conn.connection.dbapi_connection.cursor()  # the driver's tuples, without SQLAlchemy's rows
+    try:
+        cursor.execute("SELECT ref, leaf FROM anchor_heads")
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    rows.sort()
+    fromhex = bytes.fromhex
+    return [(ref, fromhex(digest)) for ref, digest in rows]
 
 
 def stored_heads(conn: Connection) -> dict[str, tuple[int, str]]:
@@ -89,27 +119,31 @@ def stored_heads(conn: Connection) -> dict[str, tuple[int, str]]:
 def make_anchor(engine, now: datetime | None = None, *, force: bool = False, witness=None) -> Anchor | None:
     """Record an anchor if any head changed since the last one (or always with `force`); None when
     nothing was written. `witness(conn, anchor, changed, heads)` adds the signed witness document and
-    queues it for the witnesses, in the same transaction (states/witness.py)."""
+    queues it for the witnesses, in the same transaction (states/witness.py); `heads` is called for
+    every head only when the document must list them all."""
     now = as_utc(now or utcnow())
     with engine.db.begin() as conn:
-        changed = [(r.ref, r.version, r.head_hash) for r in conn.execute(_CHANGED)]
+        upto = conn.execute(select(func.max(_E.id))).scalar() or 0
+        since = conn.execute(select(T.anchors.c.events_upto).order_by(T.anchors.c.id.desc()).limit(1)).scalar()
+        changed = _changed(conn, since)
         if not changed and not force:
             return None
-        heads = stored_heads(conn)
-        for ref, seq, digest in changed:
-            heads[ref] = (seq, digest)
-        root = root_of_heads(heads)
-        anchor_id = conn.execute(insert(T.anchors).values(at=now, root=root, cases=len(heads))).inserted_primary_key[0]
         if changed:
             refs = [ref for ref, _, _ in changed]
             for i in range(0, len(refs), 500):
                 conn.execute(delete(T.anchor_heads).where(_H.ref.in_(refs[i:i + 500])))
-            conn.execute(insert(T.anchor_heads), [{"ref": r, "seq": s, "hash": h} for r, s, h in changed])
+            conn.execute(insert(T.anchor_heads), [{"ref": r, "seq": s, "hash": h, "leaf": leaf(r, s, h).hex()}
+                                                  for r, s, h in changed])
+        leaves = stored_leaves(conn)
+        root = merkle_root([digest for _, digest in leaves])
+        anchor_id = conn.execute(insert(T.anchors).values(at=now, root=root, cases=len(leaves),
+                                                          events_upto=upto)).inserted_primary_key[0]
+        if changed:
             conn.execute(insert(T.anchor_leaves), [{"anchor_id": anchor_id, "ref": r, "seq": s, "hash": h}
                                                    for r, s, h in changed])
-        anchor = Anchor(anchor_id, now, root, len(heads), len(changed))
+        anchor = Anchor(anchor_id, now, root, len(leaves), len(changed))
         if witness is not None:
-            witness(conn, anchor, sorted(changed), heads)
+            witness(conn, anchor, sorted(changed), lambda: stored_heads(conn))
     return anchor
 
 
@@ -138,10 +172,13 @@ def heads_at(conn: Connection, anchor_id: int) -> dict[str, tuple[int, str]]:
 def check_anchors(conn: Connection, event_hash_of, refs: set[str] | None = None) -> list[str]:
     """Problems found against the stored anchors. `event_hash_of(ref, seq)` gives today's hash of
     that event (None if it is gone); with `refs`, only those cases' leaves are checked (an indexed
-    lookup), otherwise every leaf and every anchor's root."""
+    lookup). Without: every leaf; every anchor's witness document against its row (its hash, its
+    root, its changed heads, its place in the chain); and the latest root folded again from every
+    head (folding every anchor's root would cost anchors × cases)."""
     problems: list[str] = []
-    found = {r.id: r for r in conn.execute(select(T.anchors.c.id, T.anchors.c.at, T.anchors.c.root,
-                                                  T.anchors.c.cases).order_by(T.anchors.c.id))}
+    a = T.anchors.c
+    found = {r.id: r for r in conn.execute(select(a.id, a.at, a.root, a.cases, a.document, a.doc_hash)
+                                           .order_by(a.id))}
     if not found:
         return problems
     q = select(T.anchor_leaves).order_by(T.anchor_leaves.c.anchor_id, T.anchor_leaves.c.ref)
@@ -151,18 +188,37 @@ def check_anchors(conn: Connection, event_hash_of, refs: set[str] | None = None)
     for r in conn.execute(q):
         leaves.setdefault(r.anchor_id, []).append(r)
     heads: dict[str, tuple[int, str]] = {}
+    previous_hash = None
     for anchor_id, anchor in found.items():
         rows = leaves.get(anchor_id, [])
         for r in rows:
             heads[r.ref] = (r.seq, r.hash)
-        if refs is None and (len(heads) != anchor.cases or root_of_heads(heads) != anchor.root):
-            problems.append(f"anchor {anchor_id} ({iso(anchor.at)}): its leaves no longer give its root (the anchor was altered)")
-            continue
+        if refs is None and anchor.document is not None:
+            bad = _document_problem(anchor, rows, previous_hash)
+            if bad:
+                problems.append(f"anchor {anchor_id} ({iso(anchor.at)}): {bad}")
+        previous_hash = anchor.doc_hash
         for r in rows:
             now_hash = event_hash_of(r.ref, r.seq)
             if now_hash != r.hash:
                 what = "is gone" if now_hash is None else f"now has hash {now_hash[:12]}"
                 problems.append(f"{r.ref}: event {r.seq} {what}, but anchor {anchor_id} of {iso(anchor.at)} "
                                 f"recorded {r.hash[:12]} (the chain was rewritten)")
+    last = found[max(found)]
+    if refs is None and (len(heads) != last.cases or root_of_heads(heads) != last.root):
+        problems.append(f"anchor {last.id} ({iso(last.at)}): its heads no longer give its root (the anchor was altered)")
     return problems
 
+
+def _document_problem(anchor, rows, previous_hash) -> str | None:
+    text = anchor.document
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != anchor.doc_hash:
+        return "its witness document no longer has the hash it was sent with"
+    doc = json.loads(text)
+    if doc.get("root") != anchor.root or doc.get("cases") != anchor.cases or doc.get("anchor") != anchor.id:
+        return "its row differs from its witness document (the anchor was altered)"
+    if previous_hash is not None and doc.get("prev") != previous_hash:
+        return "its witness document does not follow the previous one"
+    if not doc.get("full") and sorted(map(tuple, doc.get("leaves", []))) != sorted((r.ref, r.seq, r.hash) for r in rows):
+        return "its recorded heads differ from its witness document (the anchor was altered)"
+    return None

@@ -5,6 +5,7 @@ child's data or a free-text field.
 Indicators (`INDICATORS`):
 - `open_cases`: cases not in a final state of their algorithm (optionally of one algorithm). Counted
   from the covering index (region, algorithm, state), so it never reads the cases themselves.
+- `new_cases`: cases opened in `[start, end)` (optionally of one algorithm), by the case's region.
 - `overdue_tasks`: open tasks past their due, as of `now`, in the region of the body that owes them
   (a republic body's task counts in its case's region).
 - `critical_cases`: cases flagged critical and not in a final state.
@@ -30,10 +31,11 @@ from sqlalchemy import Connection, and_, func, select
 from . import tables as T
 from .clock import as_utc
 
-INDICATORS = ("open_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "reported_late",
+INDICATORS = ("open_cases", "new_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "reported_late",
               "median_reaction")
-COUNT_INDICATORS = ("open_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "reported_late")
-WINDOW_INDICATORS = ("suicide_attempts", "reported_late", "median_reaction")  # need (start, end)
+COUNT_INDICATORS = ("open_cases", "new_cases", "overdue_tasks", "critical_cases", "suicide_attempts",
+                    "reported_late")
+WINDOW_INDICATORS = ("new_cases", "suicide_attempts", "reported_late", "median_reaction")  # need (start, end)
 SUPPRESS_BELOW = 5
 SUICIDE_ALGORITHM = "suicide-response"
 VIOLENCE_ALGORITHM = "violence-report"
@@ -79,6 +81,16 @@ def critical_cases(conn: Connection, registry, *, algorithm: str | None = None) 
         if state not in finals.get(alg, ()):
             counts[region] = counts.get(region, 0) + n
     return {r: Figure(n, n) for r, n in counts.items()}
+
+
+def new_cases(conn: Connection, *, start: datetime, end: datetime, algorithm: str | None = None) -> dict[str, Figure]:
+    start, end = as_utc(start), as_utc(end)
+    c = T.cases
+    q = (select(c.c.region, func.count()).where(c.c.created_at >= start, c.c.created_at < end)
+         .group_by(c.c.region))
+    if algorithm:
+        q = q.where(c.c.algorithm == algorithm)
+    return {r: Figure(n, n) for r, n in conn.execute(q)}
 
 
 def overdue_tasks(conn: Connection, directory, *, now: datetime, algorithm: str | None = None) -> dict[str, Figure]:
@@ -161,6 +173,8 @@ def region_figures(conn: Connection, registry, directory, indicator: str, *, now
         return critical_cases(conn, registry, algorithm=algorithm)
     if indicator in WINDOW_INDICATORS and (start is None or end is None):
         raise ValueError(f"{indicator} needs a window (start, end)")
+    if indicator == "new_cases":
+        return new_cases(conn, start=start, end=end, algorithm=algorithm)
     if indicator == "suicide_attempts":
         return suicide_attempts(conn, start=start, end=end)
     if indicator == "reported_late":

@@ -119,6 +119,7 @@ anchors = Table(
     Column("signature", Text),         # Ed25519 over `document`, base64
     Column("tsa_token", Text),         # the TSA's TimeStampResp, base64 (None: not yet obtained)
     Column("tsa_time", UTC),
+    Column("events_upto", Integer),    # the highest event id when it was taken (where the next looks from)
 )
 
 anchor_heads = Table(
@@ -126,6 +127,7 @@ anchor_heads = Table(
     Column("ref", String(40), primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("leaf", String(64), nullable=False),  # sha256("ref|seq|hash"): an unchanged head is not hashed again
 )
 
 anchor_leaves = Table(

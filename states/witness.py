@@ -108,7 +108,7 @@ class Witnessing:
         # The first witnessed anchor (of a new store, or of one anchored before witnesses) lists every
         # head, so that the witnesses' copies alone give each root from there on.
         full = prev is None
-        leaves = sorted((ref, seq, digest) for ref, (seq, digest) in heads.items()) if full else changed
+        leaves = sorted((ref, seq, digest) for ref, (seq, digest) in heads().items()) if full else changed
         document = {"format": FORMAT, "anchor": anchor.id, "at": iso(anchor.at), "root": anchor.root,
                     "cases": anchor.cases, "prev": prev, "full": full, "key": key_id(public_raw(self.key)),
                     "leaves": [[ref, seq, digest] for ref, seq, digest in leaves]}

@@ -16,12 +16,12 @@ from sqlalchemy import delete, select, update
 
 from notifications.delivery import Courier
 from states import outbox, tables as T
-from states.anchor import heads_at, make_anchor, root_of_heads
+from states.anchor import heads_at, leaf, make_anchor, root_of_heads
 from states.anchoring import anchor_now
 from states.proof import check_proof, inclusion_proof
 from states.timestamps import TsaSettings, verify_token
 from states.verify import verify_all
-from states.witness import WITNESS_TEMPLATE, Witnessing, read_copies, signing_key
+from states.witness import WITNESS_TEMPLATE, Witnessing, canonical, doc_hash, envelope, read_copies, signing_key
 from states.witness_check import check_copies
 
 from conftest import ROOT, kz
@@ -100,9 +100,10 @@ def test_witnesses_get_signed_copies_and_an_untouched_store_verifies(engine, wit
     assert report.anchors == 30 and report.heads > 30
 
 
-def _cut_tail(engine, ref: str, keep: int) -> None:
-    """The attacker, with write access to the whole database: delete the case's events after `keep`,
-    roll its row and tasks back to match, and recompute every anchor over the rewritten heads."""
+def _cut_tail(engine, ref: str, keep: int, key) -> None:
+    """The attacker, with write access to the whole database and the anchor key on its disk: delete
+    the case's events after `keep`, roll its row and tasks back to match, and recompute every anchor
+    (root, heads, witness document, its hash, chain and signature) over the rewritten heads."""
     case = engine.case(ref)
     with engine.db.begin() as conn:
         last = conn.execute(select(T.events).where(T.events.c.case_id == case.id, T.events.c.seq == keep)).one()
@@ -125,9 +126,18 @@ def _cut_tail(engine, ref: str, keep: int) -> None:
         conn.execute(update(T.anchor_leaves).where(T.anchor_leaves.c.ref == ref, T.anchor_leaves.c.seq > keep)
                      .values(seq=keep, hash=last.hash))
         conn.execute(update(T.anchor_heads).where(T.anchor_heads.c.ref == ref).values(seq=keep, hash=last.hash))
-        for anchor_id in conn.execute(select(T.anchors.c.id).order_by(T.anchors.c.id)).scalars():
-            conn.execute(update(T.anchors).where(T.anchors.c.id == anchor_id)
-                         .values(root=root_of_heads(heads_at(conn, anchor_id))))
+        conn.execute(update(T.anchor_heads).where(T.anchor_heads.c.ref == ref).values(
+            leaf=leaf(ref, keep, last.hash).hex()))
+        prev = None
+        for anchor in conn.execute(select(T.anchors).order_by(T.anchors.c.id)).all():
+            doc = json.loads(anchor.document)
+            doc["root"], doc["prev"] = root_of_heads(heads_at(conn, anchor.id)), prev
+            doc["leaves"] = [[r, keep, last.hash] if r == ref else [r, s, h] for r, s, h in doc["leaves"]]
+            sealed = envelope(doc, key)
+            text = canonical(doc)
+            prev = doc_hash(text)
+            conn.execute(update(T.anchors).where(T.anchors.c.id == anchor.id).values(
+                root=doc["root"], document=text, doc_hash=prev, signature=sealed["signature"]))
 
 
 def test_a_history_cut_off_and_anchors_recomputed_is_named_from_the_witnesses(engine, witness) -> None:
@@ -138,7 +148,7 @@ def test_a_history_cut_off_and_anchors_recomputed_is_named_from_the_witnesses(en
     engine.fire(victim, "assess", "kz-75.school-1", ASSESS, now=T0 + timedelta(minutes=2))  # event 2
     anchor_now(engine, T0 + timedelta(minutes=3), witnessing=w, tsa=NO_TSA)  # witnesses hold event 2 as its head
     deliver(engine)
-    _cut_tail(engine, victim, keep=1)
+    _cut_tail(engine, victim, keep=1, key=w.key)
     with engine.reader() as conn:
         inside = verify_all(conn, engine.registry)
         report = check_copies(conn, read_copies(folder), trusted_keys=_trusted(w))
