@@ -3,6 +3,7 @@ when QORGAU_TEST_DATABASE_URL is set (CI sets it)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from states.tables import metadata
 KZ = timezone(timedelta(hours=5))
 # A fixed synthetic master key, so no test creates ./var/master.key.
 os.environ.setdefault("QORGAU_MASTER_KEY", "cW9yZ2F1LXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE=")
+# Anchors in tests: a key of this test run (not ./var/anchor.key) and no witnesses unless a test names them.
+os.environ.setdefault("QORGAU_ANCHOR_KEY_FILE", str(Path(tempfile.mkdtemp(prefix="qorgau-anchor-key-")) / "anchor.key"))
+os.environ.setdefault("QORGAU_ANCHOR_WITNESSES", "")
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("QORGAU_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -77,3 +77,33 @@ def test_anchor_prints_a_root_and_lists_it(store):
     assert anchor["cases"] == 1 and len(anchor["root"]) == 64
     listed = runner.invoke(app, ["anchor", "--list"])
     assert anchor["root"] in listed.output
+
+
+def test_verify_anchors_names_a_case_cut_off_and_proof_checks(store, tmp_path, monkeypatch):
+    from sqlalchemy import delete, select
+
+    from states.proof import check_proof
+    from support.witnesses import deliver_witnesses
+    engine, ref = store
+    witness = tmp_path / "witness"
+    monkeypatch.setenv("QORGAU_ANCHOR_WITNESSES", f"eml://{witness}")
+    made = json.loads(runner.invoke(app, ["anchor", "--json"]).output)
+    assert deliver_witnesses(engine) == 1
+    ok = runner.invoke(app, ["verify", "--anchors", str(witness)])
+    assert ok.exit_code == 0 and "1 witnessed anchors" in ok.output and "all match the store" in ok.output, ok.output
+    proof_file = tmp_path / "proof.json"
+    assert runner.invoke(app, ["proof", ref, "1", "--out", str(proof_file)]).exit_code == 0
+    assert check_proof(json.loads(proof_file.read_text()), made["root"])
+    case = engine.case(ref)
+    with engine.db.begin() as conn:  # the last event cut off, the case row rolled back to the one before
+        before = conn.execute(select(T.events).where(T.events.c.case_id == case.id,
+                                                     T.events.c.seq == case.version - 1)).one()
+        conn.execute(delete(T.outbox).where(T.outbox.c.case_id == case.id, T.outbox.c.event_seq == case.version))
+        conn.execute(delete(T.events).where(T.events.c.case_id == case.id, T.events.c.seq == case.version))
+        conn.execute(update(T.cases).where(T.cases.c.id == case.id).values(version=case.version - 1,
+                                                                           head_hash=before.hash))
+    caught = runner.invoke(app, ["verify", "--anchors", str(witness)])
+    assert caught.exit_code == 1
+    assert f"cases whose heads no longer match the witnesses: {ref}" in caught.output
+    missing = runner.invoke(app, ["verify", "--anchors", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2

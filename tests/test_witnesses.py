@@ -14,19 +14,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from notifications.delivery import Courier
-from states import outbox, tables as T
+from states import tables as T
 from states.anchor import heads_at, leaf, make_anchor, root_of_heads
 from states.anchoring import anchor_now
 from states.proof import check_proof, inclusion_proof
 from states.timestamps import TsaSettings, verify_token
 from states.verify import verify_all
-from states.witness import WITNESS_TEMPLATE, Witnessing, canonical, doc_hash, envelope, read_copies, signing_key
+from states.witness import Witnessing, canonical, doc_hash, envelope, read_copies, signing_key
 from states.witness_check import check_copies
 
 from conftest import ROOT, kz
 from factories import violence_report_data
 from support.tsa import TestTsa, openssl_ts_available
+from support.witnesses import deliver_witnesses
 
 T0 = kz(2026, 4, 6, 10)
 ASSESS = {"immediate_danger": False, "perpetrator": "peer"}
@@ -37,22 +37,6 @@ NO_TSA = TsaSettings(url=None)
 def witness(tmp_path: Path):
     folder = tmp_path / "witness"
     return Witnessing(key=signing_key(tmp_path / "anchor.key"), urls=[f"eml://{folder}"]), folder
-
-
-def deliver(engine) -> int:
-    """The witnesses' rows of the outbox drained through the real courier and channel, as the
-    dispatch flow does (the cases' own messages are not this test's subject: set aside as sent)."""
-    with engine.db.begin() as conn:
-        conn.execute(update(T.outbox).where(T.outbox.c.template != WITNESS_TEMPLATE, T.outbox.c.status == "pending")
-                     .values(status="sent"))
-    courier, sent = Courier(engine.registry, engine.svc.directory, threads=1), 0
-    while True:
-        batch = outbox.claim(engine.db, "test", limit=100)
-        if not batch:
-            return sent
-        result = courier.deliver(batch)
-        assert not result.failures, result.failures
-        sent += outbox.mark_sent(engine.db, result.sent)
 
 
 def _cases(engine, n: int, at) -> list[str]:
@@ -89,7 +73,7 @@ def test_witnesses_get_signed_copies_and_an_untouched_store_verifies(engine, wit
         else:
             _cases(engine, 1, at)
         anchor_now(engine, at + timedelta(seconds=30), witnessing=w, tsa=NO_TSA)
-    assert deliver(engine) == 30
+    assert deliver_witnesses(engine) == 30
     copies = read_copies(folder)
     assert len(copies.anchors) == 30 and not copies.problems
     first = copies.anchors[1]["document"]
@@ -147,7 +131,7 @@ def test_a_history_cut_off_and_anchors_recomputed_is_named_from_the_witnesses(en
     victim = refs[1]
     engine.fire(victim, "assess", "kz-75.school-1", ASSESS, now=T0 + timedelta(minutes=2))  # event 2
     anchor_now(engine, T0 + timedelta(minutes=3), witnessing=w, tsa=NO_TSA)  # witnesses hold event 2 as its head
-    deliver(engine)
+    deliver_witnesses(engine)
     _cut_tail(engine, victim, keep=1, key=w.key)
     with engine.reader() as conn:
         inside = verify_all(conn, engine.registry)
@@ -166,7 +150,7 @@ def test_thousands_of_anchors_verify_on_an_untouched_store(engine, witness) -> N
         if i % 100 == 0:
             _cases(engine, 1, at)
         make_anchor(engine, at + timedelta(seconds=30), force=True, witness=w)
-    deliver(engine)
+    deliver_witnesses(engine)
     with engine.reader() as conn:
         report = check_copies(conn, read_copies(folder), trusted_keys=_trusted(w))
     assert report.ok, report.problems[:5]
@@ -190,7 +174,7 @@ def test_a_tsa_that_is_down_delays_the_token_never_the_anchor(engine, witness) -
         tsa.start()
         later = anchor_now(engine, T0 + timedelta(minutes=1), witnessing=w, tsa=settings)
         assert later.anchor is None and later.stamped == 1 and later.unstamped == 0  # caught up
-        deliver(engine)
+        deliver_witnesses(engine)
         copies = read_copies(folder)
         assert list(copies.timestamps) == [down.anchor.id]
         with engine.reader() as conn:
@@ -207,7 +191,7 @@ def test_a_forged_tsa_token_is_refused(engine, witness, tmp_path: Path) -> None:
         _cases(engine, 1, T0)
         # the anchor is time-stamped by a TSA the auditor does not trust (the token itself is genuine)
         anchor_now(engine, T0, witnessing=w, tsa=TsaSettings(url=forger.url, ca_path=forger.ca_pem_path))
-        deliver(engine)
+        deliver_witnesses(engine)
         with engine.reader() as conn:
             report = check_copies(conn, read_copies(folder), trusted_keys=_trusted(w),
                                   verify_token=lambda token, message: verify_token(trusted, token, message))
@@ -221,7 +205,7 @@ def test_a_proof_checks_with_the_standard_library_as_the_docs_print_it(engine, w
     refs = _cases(engine, 6, T0)
     engine.fire(refs[2], "assess", "kz-75.school-1", ASSESS, now=T0 + timedelta(minutes=1))
     anchor_now(engine, T0 + timedelta(minutes=2), witnessing=w, tsa=NO_TSA)
-    deliver(engine)
+    deliver_witnesses(engine)
     with engine.reader() as conn:
         proof = inclusion_proof(conn, refs[2], 1)  # event 1: the anchor's head is event 2
     witnessed_root = read_copies(folder).anchors[proof["anchor"]["id"]]["document"]["root"]
@@ -243,7 +227,7 @@ def test_witness_copies_need_the_deployments_key(engine, witness, tmp_path: Path
     _cases(engine, 1, T0)
     stranger = Witnessing(key=signing_key(tmp_path / "other.key"), urls=[f"eml://{tmp_path / 'forged'}"])
     anchor_now(engine, T0, witnessing=stranger, tsa=NO_TSA)
-    deliver(engine)
+    deliver_witnesses(engine)
     with engine.reader() as conn:
         report = check_copies(conn, read_copies(tmp_path / "forged"), trusted_keys=_trusted(w))
     assert any("not by the deployment's anchor key" in p for p in report.problems)
