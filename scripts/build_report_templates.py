@@ -6,11 +6,28 @@ changing the words or the layout, and commit the .docx files with it (the build 
 fixed core properties, no timestamps):
 
     .venv/bin/python scripts/build_report_templates.py
+
+With --screenshot PATH it also renders the first page of a sample consolidated half-year report (a
+fresh SQLite store in a temporary directory, synthetic cases) to a PNG, through LibreOffice and
+poppler (Debian: apt-get install libreoffice-writer-nogui poppler-utils):
+
+    .venv/bin/python scripts/build_report_templates.py --screenshot docs/screenshots/plan-report.png
+
+which runs, on the rendered plan-report.docx:
+
+    soffice --headless --convert-to pdf --outdir DIR plan-report.docx
+    pdftoppm -png -r 90 -f 1 -l 1 -singlefile plan-report.pdf plan-report
 """
 from __future__ import annotations
 
+import argparse
+import io
+import shutil
+import subprocess
 import sys
-from datetime import datetime
+import tempfile
+import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from docx import Document
@@ -46,12 +63,14 @@ def build(lang: str) -> Document:
         cells = facts.add_row().cells
         cells[0].text = w(key)
         cells[1].text = "{{ " + tag + " }}"
+    _widths(facts, [6.0, 19.7])
 
     doc.add_heading(w("measures"), level=1)
     doc.add_paragraph("{%p if r.measures %}")
     _loop_table(doc, [w("col.number"), w("col.measure"), w("col.form"), w("col.deadline"), w("col.status"),
                       w("col.note")], "m in r.measures",
-                ["m.number", "m.title", "m.form", "m.deadline", "m.status", "m.note"])
+                ["m.number", "m.title", "m.form", "m.deadline", "m.status", "m.note"],
+                widths=[2.2, 10.0, 3.6, 3.4, 2.8, 3.7])
     doc.add_paragraph("{%p else %}")
     doc.add_paragraph(w("no_measures"))
     doc.add_paragraph("{%p endif %}")
@@ -60,7 +79,7 @@ def build(lang: str) -> Document:
     doc.add_heading(w("missing"), level=1)
     doc.add_paragraph("{%p if r.missing %}")
     _loop_table(doc, [w("executor"), w("col.quarter"), w("col.report_state")], "x in r.missing",
-                ["x.executor", "x.quarter", "x.state"])
+                ["x.executor", "x.quarter", "x.state"], widths=[14.0, 5.0, 6.7])
     doc.add_paragraph("{%p else %}")
     doc.add_paragraph(w("none_missing"))
     doc.add_paragraph("{%p endif %}")
@@ -70,10 +89,11 @@ def build(lang: str) -> Document:
     columns = ["region", "cases", "tasks", "on_time", "late", "overdue", "share_text", "reports", "reported_late"]
     table = _loop_table(doc, [w("col.region"), w("col.cases"), w("col.tasks"), w("col.on_time"), w("col.late"),
                               w("col.overdue"), w("col.share"), w("col.reports"), w("col.reported_late")],
-                        "s in r.regions", [f"s.{c}" for c in columns])
+                        "s in r.regions", [f"s.{c}" for c in columns], widths=[5.0] + [2.59] * 8)
     total = table.add_row().cells
     for cell, column in zip(total, columns):
         cell.paragraphs[0].add_run("{{ r.total.%s }}" % column).bold = True
+    _widths(table, [5.0] + [2.59] * 8)
     legend = doc.add_paragraph(w("statistics_legend"))
     legend.runs[0].font.size = Pt(9)
 
@@ -96,8 +116,8 @@ def _page(doc) -> None:
     normal.font.size = Pt(12)
 
 
-def _loop_table(doc, header: list[str], loop: str, cells: list[str]):
-    """A table: the header, then one row per item of `loop` (docxtpl's `{%tr %}` rows)."""
+def _loop_table(doc, header: list[str], loop: str, cells: list[str], widths: list[float]):
+    """A table: the header, then one row per item of `loop` (docxtpl's `{%tr %}` rows); column widths in cm."""
     table = doc.add_table(rows=1, cols=len(header), style="Table Grid")
     for cell, text in zip(table.rows[0].cells, header):
         cell.paragraphs[0].add_run(text).bold = True
@@ -105,15 +125,76 @@ def _loop_table(doc, header: list[str], loop: str, cells: list[str]):
     for cell, tag in zip(table.add_row().cells, cells):
         cell.text = "{{ " + tag + " }}"
     table.add_row().cells[0].text = "{%tr endfor %}"
+    _widths(table, widths)
     return table
 
 
+def _widths(table, widths: list[float]) -> None:
+    """Fixed column widths (cm): Word takes them from each cell, LibreOffice from the grid."""
+    table.autofit = False
+    for column, width in zip(table.columns, widths):
+        column.width = Cm(width)
+        for cell in column.cells:
+            cell.width = Cm(width)
+
+
+def screenshot(target: Path, lang: str = "ru") -> None:
+    """The first page of a sample half-year report (МП, 2025-H1, a few measures, executors missing) as PNG."""
+    from app.reports import plan_document
+    from states.access import OPERATOR
+    from states.store import open_engine
+
+    kz = timezone(timedelta(hours=5))
+    t0 = datetime(2025, 7, 1, 9, tzinfo=kz)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = open_engine(f"sqlite:///{tmp}/sample.sqlite")
+        for quarter in ("2025-Q1", "2025-Q2"):
+            ref = engine.launch("plan-reporting", "KZ-71", "system", {"period": quarter, "executor": "ministry_health"},
+                                now=t0).ref
+            engine.fire(ref, "report_submitted", "ministry_health",
+                        {"items": [{"item": "29-1", "status": "done", "note": "реестры ведутся"}]}, now=t0)
+            engine.fire(ref, "report_accepted", "ministry_education", {}, now=t0)
+        half = engine.launch("plan-reporting", "KZ-71", "ministry_education",
+                             {"period": "2025-H1", "executor": "ministry_education"}, now=t0).ref
+        engine.fire(half, "report_submitted", "ministry_education", {"items": [
+            {"item": "1", "status": "done", "note": "карта рисков размещена в НОБД"},
+            {"item": "3", "status": "in_progress", "note": "проект приказа на согласовании"},
+            {"item": "5", "status": "not_started", "note": ""}]}, now=t0)
+        document = plan_document(engine, OPERATOR, half, "docx", lang)
+        engine.db.dispose()
+        docx = Path(tmp) / "plan-report.docx"
+        docx.write_bytes(document.content)
+        subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", tmp, str(docx)], check=True,
+                       capture_output=True, timeout=180)
+        subprocess.run(["pdftoppm", "-png", "-r", "90", "-f", "1", "-l", "1", "-singlefile",
+                        str(Path(tmp) / "plan-report.pdf"), str(Path(tmp) / "plan-report")], check=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(tmp) / "plan-report.png", target)
+    print(target)
+
+
+def save(doc, path: Path) -> None:
+    """Save with every zip entry dated FIXED: the same words and layout give the same bytes."""
+    raw = io.BytesIO()
+    doc.save(raw)
+    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(entry, source.read(info.filename))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--screenshot", type=Path, help="also render a sample report's first page to this PNG")
+    args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for lang in LANGUAGES:
         path = OUT / f"plan_report.{lang}.docx"
-        build(lang).save(path)
+        save(build(lang), path)
         print(path.relative_to(ROOT))
+    if args.screenshot:
+        screenshot(args.screenshot)
 
 
 if __name__ == "__main__":
