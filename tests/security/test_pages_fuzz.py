@@ -1,8 +1,8 @@
 """Issue 14, item 7: Schemathesis over the web pages as over the API. The pages have no OpenAPI
 document of their own, so this file describes their inputs (query strings, forms, the session
 cookie) as one, serves it beside them, and lets Schemathesis generate valid and invalid requests
-for every page and form, signed in as a coordinator, an agency and an auditor, with a valid CSRF
-token in the valid ones. No answer may be a server error."""
+for every page and form, signed in as a coordinator, an agency, an auditor and an administrator, with
+a valid CSRF token in the valid ones. No answer may be a server error."""
 from __future__ import annotations
 
 import os
@@ -13,6 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from app.web import session as sessions
+from states.access import OPERATOR
+from states.commands import CreatePerson
+from states.handling import Handler
 
 from test_web import launch, sign_in
 
@@ -20,7 +23,8 @@ pytestmark = pytest.mark.db
 
 _N = int(os.environ.get("QORGAU_FUZZ_EXAMPLES", "0"))
 EXAMPLES = {GenerationMode.POSITIVE: _N or 8, GenerationMode.NEGATIVE: _N or 5}
-CALLERS = {"coordinator": "kz-75.education_department", "agency": "kz-75.school-1", "auditor": "kz-75.akimat"}
+CALLERS = {"coordinator": "kz-75.education_department", "agency": "kz-75.school-1", "auditor": "kz-75.akimat",
+           "admin": "government_office"}
 
 _TEXT = {"type": "string", "maxLength": 80}
 _DATE = {"type": "string", "format": "date"}
@@ -51,7 +55,7 @@ def _post(body: dict, params: list[dict] = ()) -> dict:
                      "responses": {"default": {"description": "a page or a redirect"}}}}
 
 
-def pages_document(csrf: str, ref: str) -> dict:
+def pages_document(csrf: str, ref: str, person_id: str) -> dict:
     ints = {"type": "integer"}
     moment = {"type": "string", "maxLength": 40}
     paths = {
@@ -82,8 +86,14 @@ def pages_document(csrf: str, ref: str) -> dict:
                                                  to_version=_TEXT, region=_TEXT, state=_TEXT))},
         "/migrations/{run_id}": _get(_path("run_id")),
         "/migrations/{run_id}/apply": _post(_form(csrf, []), _path("run_id")),
+        "/persons": {**_get(_query("body")), **_post(_form(csrf, ["body", "role", "name"], body=_TEXT, role=_TEXT,
+                                                          name=_TEXT, position=_TEXT, account=_TEXT))},
+        "/persons/{person_id}": _get(_path("person_id") + _query("created", "deactivated", "erased")),
+        "/persons/{person_id}/deactivate": _post(_form(csrf, []), _path("person_id")),
+        "/persons/{person_id}/erase": {**_get(_path("person_id")),
+                                       **_post(_form(csrf, [], confirm=_TEXT), _path("person_id"))},
     }
-    examples = {"ref": ref}
+    examples = {"ref": ref, "person_id": person_id}
     for item in paths.values():
         for op in item.values():
             for p in op["parameters"]:
@@ -97,6 +107,7 @@ def test_no_page_or_form_answers_a_server_error(engine, mode):
     from app.web import create_site
     site = create_site(engine, base_url="http://testserver")
     ref = launch(engine)
+    person = Handler(engine).handle(CreatePerson("kz-75.school-1", "agency", "Айгүл Тестова"), OPERATOR)
     signed = {}
     for role, body in CALLERS.items():
         client = sign_in(site, engine, body, role)
@@ -106,7 +117,7 @@ def test_no_page_or_form_answers_a_server_error(engine, mode):
         with reading(engine.db) as conn:
             csrf = find_session(conn, sessions.session_id(cookie)).csrf
         signed[role] = (cookie, csrf)
-    documents = {role: pages_document(csrf, ref) for role, (_, csrf) in signed.items()}
+    documents = {role: pages_document(csrf, ref, person.id) for role, (_, csrf) in signed.items()}
 
     @site.get("/_test/pages/{role}.json", include_in_schema=False)
     def document(role: str) -> dict:
@@ -116,7 +127,7 @@ def test_no_page_or_form_answers_a_server_error(engine, mode):
     for role, (cookie, _) in signed.items():
         schema = schemathesis.openapi.from_asgi(f"/_test/pages/{role}.json", site)
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) >= 21  # every page and form but /logout (it would end the session)
+        assert len(operations) >= 27  # every page and form but /logout (it would end the session)
         for operation in operations:
             raw = operation.definition.raw
             if mode is GenerationMode.NEGATIVE and not (raw.get("parameters") or raw.get("requestBody")):

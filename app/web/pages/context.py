@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from app.api.transport import FORM_BODY_LIMIT
-from states.access import AUDIT, COMPLIANCE, INBOX, Principal, check_case
+from states.access import AUDIT, COMPLIANCE, INBOX, TOKENS, Principal, check_case
 from states.clock import utcnow
 from states.errors import RuleViolation
 from states.queries import load_case_row
@@ -79,6 +79,8 @@ class Ctx:
                 nav.append(("/audit", "nav.audit"))
             if p.role in AUDIT or (p.role == "coordinator" and p.region is None):  # who reads the migrations
                 nav.append(("/migrations", "nav.migrations"))
+            if p.role in TOKENS:  # who manages persons
+                nav.append(("/persons", "nav.persons"))
         path = self.request.url.path
         query = self.request.url.query
         here = path + (f"?{query}" if query else "")
