@@ -76,6 +76,8 @@ def _check(conn: Connection, body_id: str, role: str, name: str | None, position
             continue
         if not value.strip() or len(value) > limit:
             raise RuleViolation("invalid_data", f"{field}: 1 to {limit} characters", field=field)
+        if "\x00" in value:  # PostgreSQL stores no NUL in text: refused here, not a 500 there
+            raise RuleViolation("invalid_data", f"{field}: must not contain a NUL character", field=field)
         if looks_like_iin(value):
             raise RuleViolation("invalid_data", f"{field}: must not contain a 12-digit personal number", field=field)
 

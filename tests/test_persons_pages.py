@@ -204,3 +204,13 @@ def test_the_person_page_lists_their_events_across_cases(site, engine):
     assert "School-Gymnasium No. 1, Almaty" in table
     kz = admin.get(f"/persons/{person.id}?lang=kk").text
     assert "Жағдайды бағалау" in kz  # the trigger's own title, in the page's language
+
+
+def test_a_nul_in_a_name_is_refused_by_the_command_itself(engine) -> None:
+    from states.access import OPERATOR
+    from states.commands import CreatePerson
+    from states.errors import RuleViolation
+    from states.handling import Handler
+    with pytest.raises(RuleViolation) as info:
+        Handler(engine).handle(CreatePerson("kz-75.school-1", "agency", "Айгүл\x00"), OPERATOR)
+    assert (info.value.code, info.value.field) == ("invalid_data", "name")
