@@ -1,11 +1,13 @@
 """The compliance report (`states.compliance`) as plain text for a terminal: the task table with its
-totals and legend, the algorithm versions behind it, and the late reports per region and body."""
+totals and legend, the algorithm versions behind it, the late reports per region and body; and apart,
+who did the tasks done (per person)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from states.compliance import (ALL_BODIES, LEVEL_NAMES, ComplianceRow, ComplianceSummary, LateReportRow, VersionRow,
                                region_totals)
+from states.compliance_persons import PersonRow
 
 
 TABLE_HEADERS = ("body", "type", "task", "version", "opened", "on time", "late", "on time %", "median late h",
@@ -116,6 +118,37 @@ def late_table(rows: Sequence[LateReportRow]) -> str:
                       *_aligned(headers, body, [total], text_columns), "", LATE_LEGEND])
 
 
+NO_PERSON = "(no person)"
+PERSONS_LEGEND = ("by person = the tasks done of the task table, per body, the body that acted and the person who\n"
+                  "  closed each task (the history's closing event). (no person) = a service token, the local\n"
+                  "  operator or the system closed it; acted for = another body than the task's (a supervisor, or in\n"
+                  "  version 1 the closing of the case). An erased person shows as their pseudonym.")
+
+
+def persons_table(rows: Sequence[PersonRow]) -> str:
+    """Who did the tasks done: one line per body, acting body and person, a total line per body with
+    more than one, and a legend."""
+    rows = list(rows)
+    if not rows:
+        return "By person: no task of the window done yet.\n\n" + PERSONS_LEGEND
+    headers = ["body", "acted for", "person", "done", "on time", "late", "on time %"]
+    body: list[list[str]] = []
+    for body_id in sorted({r.body_id for r in rows}):
+        mine = [r for r in rows if r.body_id == body_id]
+        body += [[r.body_id, "" if r.acted_for == r.body_id else (r.acted_for or "?"), r.person or NO_PERSON,
+                  str(r.done), str(r.done_on_time), str(r.done_late), _percent(r.done_on_time, r.done)]
+                 for r in mine]
+        if len(mine) > 1:
+            done, on_time = sum(r.done for r in mine), sum(r.done_on_time for r in mine)
+            body.append([body_id, "", "(all)", str(done), str(on_time), str(done - on_time), _percent(on_time, done)])
+    done, on_time = sum(r.done for r in rows), sum(r.done_on_time for r in rows)
+    people = len({r.person_id for r in rows if r.person_id})
+    total = ["total", "", f"{people} person{'s' if people != 1 else ''}", str(done), str(on_time),
+             str(done - on_time), _percent(on_time, done)]
+    return "\n".join(["Tasks done, by person:", "", *_aligned(headers, body, [total], 3), "", PERSONS_LEGEND])
+
+
 def summary_text(summary: ComplianceSummary) -> str:
-    """The whole report for a terminal: the task table, the versions behind it, the late reports."""
+    """The report for a terminal: the task table, the versions behind it, the late reports (the tasks
+    done by person are their own table, `persons_table`: one line per person is long)."""
     return "\n\n".join([to_table(summary.rows), versions_text(summary.versions), late_table(summary.late)])

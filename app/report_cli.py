@@ -3,6 +3,7 @@
     qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01
     qorgau report compliance --from 2026-04-01 --to 2026-07-01 --by body_type --format csv --output q2.csv
     qorgau report compliance --from 2026-04-01 --to 2026-07-01 --part reported_late --format csv
+    qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01 --part persons
 
 The root CLI registers this sub-app with `app.add_typer(report_app, name="report")`.
 """
@@ -21,7 +22,7 @@ from states.compliance import compliance_summary, export
 from states.directory import Directory
 from states.store import open_engine
 
-from app.compliance_text import summary_text
+from app.compliance_text import persons_table, summary_text
 
 report_app = typer.Typer(
     help="Reports over the case store: e.g. `qorgau report compliance --region KZ-75 "
@@ -45,6 +46,7 @@ class Part(str, Enum):
     tasks = "tasks"
     reported_late = "reported_late"
     versions = "versions"
+    persons = "persons"
 
 
 def kazakhstan_midnight(value: str, option: str) -> datetime:
@@ -72,9 +74,11 @@ def compliance(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Write the report to this file instead of the terminal.")] = None,
     part: Annotated[Part, typer.Option(
-        "--part", help="With csv or json, which table: the tasks per body, kind and version; the late "
-                       "reports per region and reporting body; or the cases per algorithm version. The "
-                       "terminal table shows all three.")] = Part.tasks,
+        "--part", help="Which table: the tasks per body, kind and version; the late reports per region "
+                       "and reporting body; the cases per algorithm version; or the tasks done per person "
+                       "(who closed them). With csv or json one table; the terminal table shows the tasks, "
+                       "versions and late reports, or with --part persons the tasks done by person.")]
+        = Part.tasks,
 ) -> None:
     """How each body met its deadlines: tasks opened in a window, as of now.
 
@@ -90,6 +94,11 @@ def compliance(
     reporting body, the reports launched in the window and how many of them
     came more than 24 hours after the harm was detected.
 
+    By person (--part persons): the tasks done of the task table, per body, the
+    body that acted and the person who closed each (the history names them;
+    the name from the persons table, the pseudonym once erased). Without a
+    person: a service token, the local operator or the system closed it.
+
     Dates are Kazakhstan dates: the window runs from --from 00:00 to --to 00:00
     Kazakhstan time. A case counts in the region it is in now.
 
@@ -100,6 +109,8 @@ def compliance(
         qorgau report compliance --from 2026-04-01 --to 2026-07-01 --by body_type
 
         qorgau report compliance --from 2026-04-01 --to 2026-07-01 --part reported_late -f csv
+
+        qorgau report compliance --region KZ-75 --from 2026-04-01 --to 2026-07-01 --part persons
     """
     start = kazakhstan_midnight(date_from, "--from")
     end = kazakhstan_midnight(date_to, "--to")
@@ -124,16 +135,18 @@ def compliance(
     finally:
         engine.db.dispose()
 
-    rows = {Part.tasks: summary.rows, Part.reported_late: summary.late, Part.versions: summary.versions}[part]
+    rows = {Part.tasks: summary.rows, Part.reported_late: summary.late, Part.versions: summary.versions,
+            Part.persons: summary.persons}[part]
     if fmt is Format.csv:
         text = export(summary, part.value, "csv")
     elif fmt is Format.json:
         text = export(summary, part.value, "json") + "\n"
     else:
         where = region or "all regions"
-        rows = summary.rows
+        rows = summary.persons if part is Part.persons else summary.rows
+        body = persons_table(summary.persons) if part is Part.persons else summary_text(summary)
         text = (f"Compliance, {where}: tasks opened {date_from} to {date_to} (excluded), Kazakhstan time; "
-                f"as of {now.astimezone(KZ_TZ):%Y-%m-%d %H:%M}\n\n{summary_text(summary)}\n")
+                f"as of {now.astimezone(KZ_TZ):%Y-%m-%d %H:%M}\n\n{body}\n")
     if output is None:
         typer.echo(text, nl=False)
     else:

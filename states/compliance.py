@@ -47,6 +47,8 @@ Decisions:
   whose data records ``reported_late`` (violence-report version 2 records it at launch: launched
   more than 24 hours after ``detected_at``), per region of the case and per reporting body, the
   launch event's actor. Version-1 cases record nothing and are not counted.
+- **By person** (``persons``, states/compliance_persons.py): the done tasks of the task rows again,
+  per body, the body that acted and the person who closed them (the closing event's ``person``).
 """
 from __future__ import annotations
 
@@ -62,6 +64,7 @@ from sqlalchemy import Connection, and_, case, func, select
 
 from . import tables as T
 from .clock import as_utc
+from .compliance_persons import PERSON_FIELDS, PersonRow, persons_report
 
 LEVELS: dict[str, int] = {"overdue": 1, "escalation": 2, "critical": 3}
 LEVEL_NAMES: dict[int, str] = {v: k for k, v in LEVELS.items()}
@@ -277,6 +280,7 @@ class ComplianceSummary:
     rows: list[ComplianceRow]
     versions: list[VersionRow]
     late: list[LateReportRow]
+    persons: list[PersonRow] = field(default_factory=list)
 
     @property
     def spans_versions(self) -> bool:
@@ -285,11 +289,12 @@ class ComplianceSummary:
 
 def compliance_summary(conn: Connection, directory, *, region: str | None, start: datetime, end: datetime,
                        now: datetime, by: str = "body") -> ComplianceSummary:
-    """The task rows, the cases behind them per algorithm version, and the late reports: what every
-    surface of the report (CLI, API, CSV, web page) shows."""
+    """The task rows, the cases behind them per algorithm version, the late reports and who did the
+    tasks done (per person; always per body, whatever `by`): what the surfaces of the report (CLI,
+    API, CSV, web page) show."""
     kw = dict(region=region, start=start, end=end, now=now)
     return ComplianceSummary(compliance_report(conn, directory, by=by, **kw), case_versions(conn, **kw),
-                             late_reports(conn, directory, by=by, **kw))
+                             late_reports(conn, directory, by=by, **kw), persons_report(conn, **kw))
 
 
 def _body_type(directory, body_id: str) -> str:
@@ -304,7 +309,7 @@ FIELDS = ("body_id", "body_type", "task_kind", "algorithm_version", "opened", "d
 CSV_HEADER = FIELDS + tuple(f"escalations_{level}" for level in LEVEL_NAMES)
 LATE_FIELDS = ("region", "body_id", "body_type", "launched", "reported_late", "reported_late_share")
 VERSION_FIELDS = ("algorithm", "algorithm_version", "cases", "tasks")
-PARTS = ("tasks", "reported_late", "versions")  # what a CSV or JSON export holds (one table each)
+PARTS = ("tasks", "reported_late", "versions", "persons")  # what a CSV or JSON export holds (one table each)
 
 
 def _share(value: float | None) -> float | str:
@@ -356,13 +361,24 @@ def versions_to_json(rows: Iterable[VersionRow]) -> str:
     return json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2)
 
 
+def persons_to_csv(rows: Iterable[PersonRow]) -> str:
+    """Who did the tasks done: one line per body, acting body and person (person_id empty: none)."""
+    return _csv(PERSON_FIELDS, (r.values() for r in rows))
+
+
+def persons_to_json(rows: Iterable[PersonRow]) -> str:
+    return json.dumps([dict(zip(PERSON_FIELDS, r.values())) for r in rows], ensure_ascii=False, indent=2)
+
+
 def export(summary: ComplianceSummary, part: str, fmt: str) -> str:
-    """One table of the summary as CSV or JSON: `tasks` (the rows), `reported_late`, `versions`."""
+    """One table of the summary as CSV or JSON: `tasks` (the rows), `reported_late`, `versions`,
+    `persons`."""
     if part not in PARTS:
         raise ValueError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
-    rows = {"tasks": summary.rows, "reported_late": summary.late, "versions": summary.versions}[part]
+    rows = {"tasks": summary.rows, "reported_late": summary.late, "versions": summary.versions,
+            "persons": summary.persons}[part]
     writers = {"tasks": (to_csv, to_json), "reported_late": (late_to_csv, late_to_json),
-               "versions": (versions_to_csv, versions_to_json)}[part]
+               "versions": (versions_to_csv, versions_to_json), "persons": (persons_to_csv, persons_to_json)}[part]
     return writers[0](rows) if fmt == "csv" else writers[1](rows)
 
 

@@ -362,6 +362,27 @@ _WORDS: dict[str, tuple[str, str, str]] = {
                       "За период сообщений о насилии по версии 2 не зарегистрировано.",
                       "No violence report of version 2 launched in the window."),
     "audit.late_csv": ("CSV: кешіктіріп хабарлау", "CSV: сообщения с опозданием", "CSV: late reports"),
+    "audit.by_person": ("Орындалған тапсырмалар: қызметкерлер бойынша", "Выполненные задачи: по сотрудникам",
+                        "Tasks done, by person"),
+    "audit.acted_for": ("Кімнің атынан", "От имени", "Acted for"),
+    "audit.person": ("Қызметкер", "Сотрудник", "Person"),
+    "audit.done": ("орындалды", "выполнено", "done"),
+    "audit.no_person": ("қызметкерсіз (сервистік токен, оператор немесе жүйе)",
+                        "без сотрудника (сервисный токен, оператор или система)",
+                        "no person (service token, operator or system)"),
+    "audit.no_persons": ("Кезеңде ашылған тапсырмалардың ешқайсысы әлі орындалмаған.",
+                         "Из задач, открытых за период, пока ни одна не выполнена.",
+                         "No task opened in the window is done yet."),
+    "audit.persons_csv": ("CSV: қызметкерлер бойынша", "CSV: по сотрудникам", "CSV: by person"),
+    "audit.persons_legend": ("Жоғарыдағы кестенің орындалған тапсырмалары: әр тапсырманы кім жапты (істер тарихындағы "
+                             "оқиға). «Кімнің атынан» — тапсырма органынан басқа орган (бақылаушы орган немесе 1-нұсқада "
+                             "істің жабылуы). Деректері жойылған қызметкер бүркеншік идентификатормен көрсетіледі.",
+                             "Выполненные задачи из таблицы выше: кто закрыл каждую (событие в истории случая). "
+                             "«От имени» — ведомство, отличное от ведомства задачи (вышестоящее ведомство или, в "
+                             "версии 1, закрытие случая). Сотрудник с удалёнными данными показан псевдонимом.",
+                             "The tasks done of the table above: who closed each one (the event in the case's "
+                             "history). Acted for: a body other than the task's (a supervisor, or in version 1 the "
+                             "closing of the case). A person whose name was erased shows as their pseudonym."),
     "audit.opened": ("ашылды", "открыто", "opened"),
     "audit.rate": ("уақтылы, %", "в срок, %", "on time, %"),
     "audit.median_late": ("кешігу медианасы, сағ", "медиана опоздания, ч", "median delay, h"),

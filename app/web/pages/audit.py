@@ -1,5 +1,6 @@
 """The audit page: compliance with the deadlines per body and task (and its CSV), reports made late,
-and for an auditor the verification of every history and the plan's status."""
+who did the tasks done (per person), and for an auditor the verification of every history and the
+plan's status."""
 from __future__ import annotations
 
 from datetime import date, datetime, time as dtime, timedelta
@@ -105,6 +106,18 @@ def _late_view(ctx: Ctx, rows) -> dict[str, Any]:
     return {"late_regions": regions, "late_bodies": bodies}
 
 
+def _persons_view(ctx: Ctx, rows) -> list[dict[str, Any]]:
+    """The tasks done per body, acting body and person (the name, or the pseudonym once erased)."""
+    def percent(part: int, whole: int) -> str:
+        return f"{100 * part / whole:.0f}" if whole else "—"
+
+    return [{"body": ctx.body_name(r.body_id),
+             "acted_for": "" if r.acted_for == r.body_id else ctx.body_name(r.acted_for) or "—",
+             "person": r.person or i18n.t("audit.no_person", ctx.lang), "pseudonym": r.person_id or "",
+             "done": r.done, "on_time": r.done_on_time, "late": r.done_late,
+             "share": percent(r.done_on_time, r.done)} for r in rows]
+
+
 def _task_kind_title(ctx: Ctx, kind: str) -> str:
     if kind == "ensure_completion":
         return i18n.t("task.ensure_completion", ctx.lang)
@@ -150,6 +163,8 @@ async def audit_page(ctx: SignedIn) -> Response:
                           "cases": v.cases, "tasks": v.tasks} for v in summary.versions],
             "spans_versions": summary.spans_versions,
             **_late_view(ctx, summary.late),
+            "persons": _persons_view(ctx, summary.persons),
+            "persons_csv_url": "/audit/compliance.csv?" + urlencode({**period, "part": "persons"}),
             "regions": [(c, ctx.region_name(c)) for c in ctx.directory.regions],
             "region_fixed": p.role == "coordinator" and p.region is not None,
             "csv_url": "/audit/compliance.csv?" + urlencode(period),
