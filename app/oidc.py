@@ -156,15 +156,18 @@ class Provider:
         claims = self.check(id_token, audience=self.settings.client_id, nonce=pending.nonce)
         return Tokens(id_token, claims, answer.get("refresh_token"), answer.get("access_token"))
 
-    def still_allowed(self, refresh_token: str | None) -> bool:
-        """Ask the provider again (a refresh grant): a person deactivated there is refused."""
+    def still_allowed(self, refresh_token: str | None) -> tuple[bool, str | None]:
+        """Ask the provider again (a refresh grant): a person deactivated there is refused. Returns
+        whether the person may go on and the refresh token to use next time (providers such as
+        Keycloak give a new one, whose own expiry then counts)."""
         if not refresh_token:
-            return True  # the provider gave no refresh token: the session's expiry is the limit
+            return True, None  # the provider gave no refresh token: the session's expiry is the limit
         try:
-            self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+            answer = self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
         except OidcError:
-            return False
-        return True
+            return False, None
+        renewed = answer.get("refresh_token")
+        return True, renewed if isinstance(renewed, str) and renewed else refresh_token
 
     def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         auth = (self.settings.client_id, self.settings.client_secret) if self.settings.client_secret else None

@@ -59,11 +59,11 @@ def start_person_session(db: DbEngine, person_id: str, max_age: timedelta, *, id
     return session_id, csrf
 
 
-def checked(db: DbEngine, session_id: str, next_check: datetime) -> None:
-    """The provider still lets the person in: ask again at `next_check`."""
+def checked(db: DbEngine, session_id: str, next_check: datetime, refresh_token: str | None = None) -> None:
+    """The provider still lets the person in: ask again at `next_check`, with its newest refresh token."""
+    values = {"check_at": next_check, **({"refresh_token": refresh_token} if refresh_token else {})}
     with db.begin() as conn:
-        conn.execute(update(T.web_sessions).where(T.web_sessions.c.id_hash == _hash(session_id))
-                     .values(check_at=next_check))
+        conn.execute(update(T.web_sessions).where(T.web_sessions.c.id_hash == _hash(session_id)).values(**values))
 
 
 _W, _TK, _P = T.web_sessions.c, T.api_tokens.c, T.persons.c

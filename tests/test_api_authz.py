@@ -238,14 +238,11 @@ def test_matrix(world: CallerWorld, name: str):
 
 
 @pytest.mark.parametrize("name", sorted(PRINCIPALS))
-def test_who_am_i(world: CallerWorld, name: str, request):
-    if world.kind == "person":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "GET /api/v1/me answers 500 for a person: the Me model (app/api/models.py) requires token_id "
-            "and prefix, which a person's principal does not have")))
+def test_who_am_i(world: CallerWorld, name: str):
     r = world.client.get("/api/v1/me", headers=world.auth(name))
     assert r.status_code == 200, r.text[:300]
     assert (r.json()["body_id"], r.json()["role"]) == PRINCIPALS[name]
+    assert (r.json()["person_id"] == world.person_of(name)) if world.kind == "person" else r.json()["token_id"]
 
 
 def invalid_credentials(world: CallerWorld, provider=None) -> list[str]:

@@ -64,9 +64,10 @@ def test_a_person_signs_in_and_the_id_token_is_checked(provider_process) -> None
     assert tokens.claims["sub"] == "psych-1" and tokens.claims["name"] == "Айгүл Тестова"
     assert tokens.claims["nonce"] == pending.nonce and tokens.refresh_token
     assert provider.check(tokens.access_token, audience="qorgau")["sub"] == "psych-1"
-    assert provider.still_allowed(tokens.refresh_token)
+    allowed, renewed = provider.still_allowed(tokens.refresh_token)
+    assert allowed and renewed
     provider_process.revoke("psych-1")  # disabled at the provider
-    assert not provider.still_allowed(tokens.refresh_token)
+    assert provider.still_allowed(renewed) == (False, None)
 
 
 def test_an_id_token_for_another_sign_in_is_refused(provider_process) -> None:

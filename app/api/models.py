@@ -107,8 +107,9 @@ class TokenCreate(_Model):
 # ------------------------------------------------------------------------------------------ responses
 
 class Me(BaseModel):
-    token_id: int
-    prefix: str
+    token_id: Optional[int] = Field(None, description="The service token's id (None for a person).")
+    prefix: Optional[str] = Field(None, description="The service token's prefix (None for a person).")
+    person_id: Optional[str] = Field(None, description="The person's pseudonymous id (a provider access token).")
     role: Role
     body_id: str
     body_type: str

@@ -13,10 +13,11 @@ from ._shared import Caller, Engine
 router = APIRouter(route_class=QueryCheckedRoute, tags=["meta"])
 
 
-@router.get("/me", response_model=Me, responses=responses(401), summary="The token's body and role")
+@router.get("/me", response_model=Me, responses=responses(401), summary="The caller's body and role")
 def me(principal: Caller) -> dict:
     body = principal.body
-    return {"token_id": principal.token_id, "prefix": principal.prefix, "role": principal.role, "body_id": body.id,
+    return {"token_id": principal.token_id, "prefix": principal.prefix, "person_id": principal.person_id,
+            "role": principal.role, "body_id": body.id,
             "body_type": body.type, "body_name": dict(body.name), "region": body.region}
 
 

@@ -167,9 +167,10 @@ async def _provider_still_allows(request: Request, session_id: str, found: WebSe
     if provider is None or found.check_at is None or found.check_at > now:
         return True
     store = request.app.state.store
-    if await run_in_threadpool(provider.still_allowed, found.refresh_token):
+    allowed, refresh_token = await run_in_threadpool(provider.still_allowed, found.refresh_token)
+    if allowed:
         await store.write(checked, request.app.state.engine.db, session_id,
-                          now + timedelta(seconds=provider.settings.recheck_seconds))
+                          now + timedelta(seconds=provider.settings.recheck_seconds), refresh_token)
         return True
     await store.write(end_session, request.app.state.engine.db, session_id)
     return False
