@@ -81,6 +81,9 @@ def pages_document(csrf: str, ref: str, person_id: str) -> dict:
         "/map": _get(_query("indicator", "algorithm", "agency_type", **{"from": _DATE, "to": _DATE})),
         "/audit": _get(_query("region", "period", **{"from": _DATE, "to": _DATE})),
         "/audit/compliance.csv": _get(_query("region", **{"from": _DATE, "to": _DATE})),
+        "/audit/compliance.xlsx": _get(_query("region", "part", **{"from": _DATE, "to": _DATE})),
+        "/cases/{ref}/report.docx": _get(_path("ref") + _query("lang")),
+        "/cases/{ref}/report.xlsx": _get(_path("ref") + _query("lang")),
         "/audit/verify": _post(_form(csrf, [])),
         "/migrations": {**_get([]), **_post(_form(csrf, ["algorithm", "to_version"], algorithm=_TEXT,
                                                  to_version=_TEXT, region=_TEXT, state=_TEXT))},
@@ -127,7 +130,7 @@ def test_no_page_or_form_answers_a_server_error(engine, mode):
     for role, (cookie, _) in signed.items():
         schema = schemathesis.openapi.from_asgi(f"/_test/pages/{role}.json", site)
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) >= 27  # every page and form but /logout (it would end the session)
+        assert len(operations) >= 30  # every page and form but /logout (it would end the session)
         for operation in operations:
             raw = operation.definition.raw
             if mode is GenerationMode.NEGATIVE and not (raw.get("parameters") or raw.get("requestBody")):
