@@ -325,7 +325,7 @@ def main() -> None:
     svc = services()
     spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="qorgau-migrate-", dir=os.environ.get("QORGAU_BENCH_DIR")) as tmp:
-        url, schema = open_store(args.database_url, Path(tmp), svc)
+        url, schema = open_store(args.database_url, Path(tmp))
         try:
             started = time.perf_counter()
             builder = engine_on(url, schema, svc, fast_writes=True, run_migrations=True)
@@ -336,7 +336,8 @@ def main() -> None:
             plan_s, planned, movable = bench_plan(engine)
 
             stop, ready, results = spawn.Event(), spawn.Event(), spawn.Queue()
-            firer = spawn.Process(target=fire_beside, args=(url, schema, args.fire_rate, stop, ready, results))
+            firer = spawn.Process(target=fire_beside, args=(url, schema, args.fire_rate, stop, ready, results),
+                                  daemon=True)
             firer.start()
             if not ready.wait(120):
                 raise SystemExit("the firing process did not start")
