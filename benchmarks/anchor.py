@@ -25,9 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, update  # noqa: E402
 
 from states import tables as T  # noqa: E402
+from states.db import make_engine  # noqa: E402
 from states.anchor import make_anchor  # noqa: E402
 from states.store import open_engine  # noqa: E402
 from states.witness import Witnessing, signing_key  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stores import drop_schema, open_store  # noqa: E402
 
 T0 = datetime(2026, 4, 6, 5, tzinfo=timezone.utc)
 
@@ -69,8 +73,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qorgau-anchor-") as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'anchor.sqlite'}"
-        engine = open_engine(url)
+        url, schema = open_store(args.database_url, Path(tmp), "anchor")  # PostgreSQL: a schema of its own
+        engine = open_engine(db=make_engine(url, schema=schema))
         witness = Witnessing(key=signing_key(Path(tmp) / "anchor.key"), urls=[f"eml://{tmp}/witness"])
         synthetic_heads(engine, args.cases)
         figures = {"cases": args.cases, "store": engine.db.dialect.name, "cpus": os.cpu_count(),
@@ -87,6 +91,7 @@ def main() -> None:
             assert anchor.changed == n
             figures[f"anchor_after_{n}_changed_s"] = round(seconds, 3)
         engine.db.dispose()
+        drop_schema(url, schema)
     print(f"{'anchor at':<34}{'seconds':>10}")
     for key, value in figures.items():
         if key.endswith("_s"):
