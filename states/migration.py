@@ -157,8 +157,10 @@ def case_views(conn: Connection, cases: list[CaseRecord]) -> Iterator[CaseView]:
                        outcome=case.outcome, critical=case.critical)
 
 
-def plan_one(engine, case: CaseRecord, view: CaseView, selection: Selection, now: datetime) -> CasePlan:
-    """The plan for one case (not migratable when its version has no published migration)."""
+def plan_one(engine, case: CaseRecord, view: CaseView, selection: Selection, now: datetime,
+             regions: dict[tuple[str, str | None], dict[str, str]] | None = None) -> CasePlan:
+    """The plan for one case (not migratable when its version has no published migration).
+    `regions` keeps each region's (and school's) bindings for the other cases of a plan."""
     if case.closed_at is not None:
         return not_migratable(case.ref, case.state, "the case is closed")
     if case.algorithm_version >= selection.to_version:
@@ -168,7 +170,12 @@ def plan_one(engine, case: CaseRecord, view: CaseView, selection: Selection, now
     except RuleViolation as exc:
         return not_migratable(case.ref, case.state, exc.message)
     source = engine.definition_for(case)
-    region_bindings = bind(engine.svc.directory, case.region, case.bindings.get("school"))
+    where = (case.region, case.bindings.get("school"))
+    region_bindings = regions.get(where) if regions is not None else None
+    if region_bindings is None:
+        region_bindings = bind(engine.svc.directory, *where)
+        if regions is not None:
+            regions[where] = region_bindings
     return plan_case(view, migration, source, target, engine.svc, now,
                      bindings_after(case.bindings, region_bindings))
 
@@ -179,12 +186,15 @@ def plan_selection(engine, selection: Selection, now: datetime, progress=None) -
     check_selection(engine.registry, engine.svc.directory, selection)
     migration = engine.registry.migration(selection.algorithm, selection.to_version - 1, selection.to_version)
     result = SelectionPlan(selection, migration)
+    # Speed (plan cases/s, docs/performance.md "Migration"): a region's bindings are looked up once
+    # per plan, not for each of its cases (13 directory lookups each).
+    regions: dict[tuple[str, str | None], dict[str, str]] = {}
     with engine.reader() as conn:
         rows = [CaseRecord.from_row(r) for r in conn.execute(_selected(selection))]
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
             for case, view in zip(chunk, case_views(conn, chunk)):
-                result.plans.append((plan_one(engine, case, view, selection, now), case.version))
+                result.plans.append((plan_one(engine, case, view, selection, now, regions), case.version))
             if progress:
                 progress(min(start + CHUNK, len(rows)), len(rows))
     return result

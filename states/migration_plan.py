@@ -162,17 +162,42 @@ class _Declared:
 
 
 def _declared(target: Definition, kind: str) -> _Declared | None:
-    spec = target.task_spec(kind)
-    if spec is not None:
-        in_states = any(t.kind == kind for s in target.spec.states.values() for t in s.tasks)
-        persistent = spec.persistent or any(t.kind == kind and t.persistent for s in target.spec.states.values()
-                                            for t in s.tasks)
-        return _Declared(spec.body, persistent, spec.ladder, in_states)
+    named = _named_kinds(target)
+    if kind in named:
+        return named[kind]
     for trig in target.spec.triggers.values():  # one task per item, e.g. `plan_action:{id}`
         each = trig.opens_each
         if each is not None and kind.startswith(each.kind.split("{", 1)[0]):
             return _Declared(None, each.persistent, each.ladder, False)
     return None
+
+
+# Speed (plan cases/s, docs/performance.md "Migration"): each definition's named kinds are worked out
+# once, by its content hash. Finding one walked every state, timer and trigger, and planning a case
+# asks for each of its open tasks (with the region's bindings kept across a plan, plan_one took
+# 85 instead of 130 µs; tests/test_migration_speed.py says when this stops mattering).
+_NAMED: dict[str, dict[str, _Declared]] = {}
+
+
+def _named_kinds(target: Definition) -> dict[str, _Declared]:
+    """Every task kind the definition declares by name (a state's task, a timer's, a trigger's
+    `opens`), as `_declared` answers for it."""
+    named = _NAMED.get(target.content_hash)
+    if named is None:
+        states = target.spec.states.values()
+        kinds = ({t.kind for s in states for t in s.tasks}
+                 | {tm.open_task.kind for s in states for tm in s.timers if tm.open_task}
+                 | {t.kind for trig in target.spec.triggers.values() for t in trig.opens})
+        named = _NAMED[target.content_hash] = {kind: _by_name(target, kind) for kind in kinds}
+    return named
+
+
+def _by_name(target: Definition, kind: str) -> _Declared:
+    spec = target.task_spec(kind)
+    in_states = any(t.kind == kind for s in target.spec.states.values() for t in s.tasks)
+    persistent = spec.persistent or any(t.kind == kind and t.persistent for s in target.spec.states.values()
+                                        for t in s.tasks)
+    return _Declared(spec.body, persistent, spec.ladder, in_states)
 
 
 def _tasks(plan: CasePlan, view: CaseView, migration: Migration, target: Definition, svc, now: datetime,
