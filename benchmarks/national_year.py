@@ -4,7 +4,7 @@ Prints a table (and, with several sizes, how each figure grows) and, last, one J
 
 Run: .venv/bin/python benchmarks/national_year.py [--cases 120000] [--sizes 10000,40000,120000]
      [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]   (a fresh schema, dropped after)
-     [--seed 748] [--fast-writes]
+     [--seed 748] [--fast-writes] [--keep DIR | --reuse DIR]
 
 The year (2025, Kazakhstan time): per 120,000 cases, 80,000 violence reports, 8,000 suicide responses
 and 30,000 social patronages, each launched on a random day in a random region and taken through the
@@ -361,16 +361,33 @@ def peak_rss_mib() -> float:
 
 
 def run_size(size: int, args, svc, stories) -> dict:
+    """One size: the walk (or, with --reuse, a year kept by an earlier --keep run), then the figures."""
     rng = random.Random(args.seed)
+    kept = Path(args.keep or args.reuse) if (args.keep or args.reuse) else None
     with tempfile.TemporaryDirectory(prefix="qorgau-year-", dir=os.environ.get("QORGAU_BENCH_DIR")) as tmp:
-        url, schema = open_store(args.database_url, Path(tmp), "national_year")
+        if kept is not None:  # an SQLite file beside a JSON of the walk's figures and the store's key
+            kept.mkdir(parents=True, exist_ok=True)
+            url, schema = f"sqlite:///{kept / f'national_year-{size}.sqlite'}", None
+        else:
+            url, schema = open_store(args.database_url, Path(tmp), "national_year")
+        saved = kept / f"national_year-{size}.json" if kept is not None else None
+        reuse = bool(args.reuse) and saved.exists()
         try:
-            engine = engine_on(url, schema, svc, fast_writes=args.fast_writes, run_migrations=True,
-                               master_key=MasterKey.generate())
+            key = MasterKey.from_bytes(bytes.fromhex(json.loads(saved.read_text())["key"])) if reuse \
+                else MasterKey.generate()
+            engine = engine_on(url, schema, svc, fast_writes=args.fast_writes, run_migrations=True, master_key=key)
             cases = plan_cases(stories, size, sorted(svc[1].regions), rng)
-            started = time.perf_counter()
-            walk = walk_year(engine, cases, rng)
-            year_s = time.perf_counter() - started
+            if reuse:
+                walked = json.loads(saved.read_text())["walk"]
+            else:
+                started = time.perf_counter()
+                walk = walk_year(engine, cases, rng)
+                year_s = time.perf_counter() - started
+                walked = {"year_s": round(year_s, 1), "actions_per_s": round(walk.actions / year_s, 1),
+                          "launches": walk.launches, "fires": walk.fires, "sweeps": walk.sweeps,
+                          "refused": dict(walk.refused.most_common()), "walked_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                if saved is not None:
+                    saved.write_text(json.dumps({"key": key.key.hex(), "walk": walked}))
             counts = store_counts(engine)
             size_bytes = store_bytes(engine, schema)
             make_anchor(engine, now=YEAR_END)
@@ -381,13 +398,12 @@ def run_size(size: int, args, svc, stories) -> dict:
             pages = measure_pages(engine, rng, args.requests)
             engine.db.dispose()
         finally:
-            drop_schema(url, schema)
+            if kept is None:
+                drop_schema(url, schema)
     busiest = pages.pop("_busiest_inbox")
     return {
-        "size": size, "backend": "postgresql" if args.database_url else "sqlite",
-        "year_s": round(year_s, 1), "actions_per_s": round(walk.actions / year_s, 1),
-        "launches": walk.launches, "fires": walk.fires, "sweeps": walk.sweeps,
-        "refused": dict(walk.refused.most_common()), "fates": dict(Counter(c.fate for c in cases)),
+        "size": size, "backend": "postgresql" if args.database_url and kept is None else "sqlite",
+        "reused_walk": reuse, **walked, "fates": dict(Counter(c.fate for c in cases)),
         **counts, "store_mib": round(size_bytes / 2**20, 1),
         "verify_s": round(verify_s, 2), "verify_events_per_s": round(report.events / verify_s),
         "verify_failures": len(report.failures) + len(report.anchor_problems),
@@ -439,6 +455,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=748)
     parser.add_argument("--requests", type=int, default=100, help="calls per page (map and report: a fifth, >= 20)")
     parser.add_argument("--fast-writes", action="store_true", help="SQLite without fsync (the default is durable)")
+    parser.add_argument("--keep", metavar="DIR", help="keep each size's SQLite store (and its walk's figures) in DIR")
+    parser.add_argument("--reuse", metavar="DIR", help="measure the stores an earlier --keep left in DIR without "
+                                                      "walking the year again (a size not there is walked and kept)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.cases]
     svc, stories = services(), load_stories()
