@@ -31,9 +31,13 @@ Decisions:
   moves a task and its earlier escalations to the new body).
 - ``ensure_completion`` tasks are reported as their own kind, under the supervising body: they show
   how supervisors react once a task is escalated to them.
-- Counts are aggregated in SQL (GROUP BY with CASE sums); delays of late tasks are fetched row by
-  row and reduced in Python (a median is not portable SQL, and late tasks are few).
-- Delays are hours between ``due`` and ``closed_at``, rounded to 2 decimals.
+- **Tallies first.** Where the window is whole Kazakhstan months (or ends after the latest event)
+  and ``now`` is at or after the latest event, every figure comes from the month tallies kept by
+  each event (states/tallies.py, states/tally_reads.py): flat in the store's size. Otherwise the
+  scans below: counts aggregated in SQL (GROUP BY with CASE sums), late tasks' delays fetched row by
+  row. Both give the same figures (tests/test_tallies.py).
+- Delays are hours between ``due`` and ``closed_at`` in hundredths of an hour (each late task's delay
+  rounded to 2 decimals first); the median is of those.
 - **Cancelled is not done** (version 2, rule C3). A task cancelled when its case closed is counted
   in ``cancelled`` only: never in ``done_on_time`` or ``done_late``, and never in the on-time share
   (on time / (on time + late + overdue now)). ``cancelled_past_due`` says how many of them were
@@ -55,7 +59,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -63,8 +66,11 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, case, func, select
 
 from . import tables as T
+from . import tally_reads
 from .clock import as_utc
 from .compliance_persons import PERSON_FIELDS, PersonRow, persons_report
+from .tallies import delay_bin
+from .tally_reads import median_of_counts
 
 LEVELS: dict[str, int] = {"overdue": 1, "escalation": 2, "critical": 3}
 LEVEL_NAMES: dict[int, str] = {v: k for k, v in LEVELS.items()}
@@ -115,6 +121,45 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
     type), then kind, then version.
     """
     start, end, now = _window(start, end, now, by)
+    groups: dict[tuple[str, str, int], _Group] = {}
+
+    def group(body_id: str, kind: str, v: int) -> _Group:
+        body_type = _body_type(directory, body_id)
+        key = (body_id if by == "body" else body_type, kind, v)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = _Group(body_id if by == "body" else ALL_BODIES, body_type, kind, v)
+        return g
+
+    months = tally_reads.months_for(conn, start, end, now)
+    if months is not None:
+        _from_tallies(conn, months, group, region=region, start=start, end=end, now=now)
+    else:
+        _from_scan(conn, group, region=region, start=start, end=end, now=now)
+    return [groups[k].row() for k in sorted(groups)]
+
+
+def _from_tallies(conn: Connection, months, group, *, region, start, end, now) -> None:
+    """The rows from the month tallies: open now = opened - done - cancelled; of those, the ones not
+    due yet (a few, on an index) are not overdue."""
+    for r in tally_reads.task_groups(conn, months, region):
+        g = group(r.body_id, r.kind, r.version)
+        g.opened += int(r.n1)
+        g.on_time += int(r.n2)
+        g.late += int(r.n3)
+        g.cancelled += int(r.n4)
+        g.cancelled_past_due += int(r.n5)
+        g.overdue += int(r.n1) - int(r.n2) - int(r.n3) - int(r.n4)
+        for level, n in zip((1, 2, 3), (r.n6, r.n7, r.n8)):
+            g.escalations[level] += int(n)
+    for body_id, kind, version, n in tally_reads.not_yet_due(conn, start=start, end=end, now=now, region=region):
+        group(body_id, kind, version).overdue -= n
+    for r in tally_reads.late_delays(conn, months, region):
+        delays = group(r.body_id, r.kind, r.version).delays
+        delays[int(r.detail)] = delays.get(int(r.detail), 0) + int(r.n1)
+
+
+def _from_scan(conn: Connection, group, *, region, start, end, now) -> None:
     t, c = T.tasks, T.cases
     closed = and_(t.c.closed_at.is_not(None), t.c.closed_at <= now)
     done = and_(t.c.status == "done", closed)
@@ -146,16 +191,6 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
                   .select_from(tasks_of_cases.join(e, on_task))).group_by(t.c.body_id, t.c.kind, version,
                                                                            e.c.trigger)
 
-    groups: dict[tuple[str, str, int], _Group] = {}
-
-    def group(body_id: str, kind: str, v: int) -> _Group:
-        body_type = _body_type(directory, body_id)
-        key = (body_id if by == "body" else body_type, kind, v)
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = _Group(body_id if by == "body" else ALL_BODIES, body_type, kind, v)
-        return g
-
     for r in conn.execute(counts):
         g = group(r.body_id, r.kind, r.algorithm_version)
         g.opened += r.opened
@@ -165,11 +200,11 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
         g.cancelled += int(r.cancelled or 0)
         g.cancelled_past_due += int(r.cancelled_past_due or 0)
     for r in conn.execute(late):
-        group(r.body_id, r.kind, r.algorithm_version).delays.append((r.closed_at - r.due).total_seconds() / 3600)
+        delays = group(r.body_id, r.kind, r.algorithm_version).delays
+        bin_ = delay_bin(r.due, r.closed_at)
+        delays[bin_] = delays.get(bin_, 0) + 1
     for r in conn.execute(steps):
         group(r.body_id, r.kind, r.algorithm_version).escalations[LEVELS[r.trigger]] += r.n
-
-    return [groups[k].row() for k in sorted(groups)]
 
 
 def _window(start: datetime, end: datetime, now: datetime, by: str) -> tuple[datetime, datetime, datetime]:
@@ -197,15 +232,15 @@ class _Group:
     overdue: int = 0
     cancelled: int = 0
     cancelled_past_due: int = 0
-    delays: list[float] = field(default_factory=list)
+    delays: dict[int, int] = field(default_factory=dict)  # late delay in hundredths of an hour -> tasks
     escalations: dict[int, int] = field(default_factory=lambda: {1: 0, 2: 0, 3: 0})
 
     def row(self) -> ComplianceRow:
         return ComplianceRow(
             body_id=self.body_id, body_type=self.body_type, task_kind=self.kind, algorithm_version=self.version,
             opened=self.opened, done_on_time=self.on_time, done_late=self.late,
-            median_delay_h=round(statistics.median(self.delays), 2) if self.delays else None,
-            worst_delay_h=round(max(self.delays), 2) if self.delays else None,
+            median_delay_h=round(median_of_counts(self.delays) / 100, 2) if self.delays else None,
+            worst_delay_h=round(max(self.delays) / 100, 2) if self.delays else None,
             still_overdue=self.overdue, cancelled=self.cancelled, escalations=dict(self.escalations),
             cancelled_past_due=self.cancelled_past_due)
 
@@ -223,6 +258,10 @@ def case_versions(conn: Connection, *, region: str | None, start: datetime, end:
     """Which version of its algorithm each case behind the task rows ran: cases and tasks per
     (algorithm, version), sorted."""
     start, end, now = _window(start, end, now, "body")
+    months = tally_reads.months_for(conn, start, end, now)
+    if months is not None:
+        return sorted(VersionRow(alg, ver, cases, tasks)
+                      for (alg, ver), (cases, tasks) in tally_reads.versions(conn, months, region).items())
     t, c = T.tasks, T.cases
     q = (select(c.c.algorithm, c.c.algorithm_version, func.count(func.distinct(c.c.id)).label("cases"),
                 func.count().label("tasks"))
@@ -256,6 +295,23 @@ def late_reports(conn: Connection, directory, *, region: str | None, start: date
     launched in ``[start, end)`` (by ``now``) that record ``reported_late``, and how many of them were
     reported late. Sorted by region, then body (or type)."""
     start, end, now = _window(start, end, now, by)
+    months = tally_reads.months_for(conn, start, end, now)
+    if months is not None:
+        found = [(r.region, r.body_id, int(r.n2), int(r.n3)) for r in tally_reads.launches_by_actor(conn, months, region)]
+    else:
+        found = _late_scan(conn, region=region, start=start, end=end, now=now)
+    groups: dict[tuple[str, str], list] = {}
+    for r in found:
+        case_region, actor, launched, late = r
+        body_type = _body_type(directory, actor)
+        key = (case_region, actor if by == "body" else body_type)
+        g = groups.setdefault(key, [actor if by == "body" else ALL_BODIES, body_type, 0, 0])
+        g[2] += launched
+        g[3] += late
+    return [LateReportRow(k[0], g[0], g[1], g[2], g[3]) for k, g in sorted(groups.items())]
+
+
+def _late_scan(conn: Connection, *, region, start, end, now) -> list[tuple[str, str, int, int]]:
     c, e = T.cases, T.events
     flag = c.c.data[LATE_RECORD].as_boolean()
     q = (select(c.c.region, e.c.actor, func.count().label("launched"),
@@ -265,14 +321,7 @@ def late_reports(conn: Connection, directory, *, region: str | None, start: date
          .group_by(c.c.region, e.c.actor))
     if region is not None:
         q = q.where(c.c.region == region)
-    groups: dict[tuple[str, str], list] = {}
-    for r in conn.execute(q):
-        body_type = _body_type(directory, r.actor)
-        key = (r.region, r.actor if by == "body" else body_type)
-        g = groups.setdefault(key, [r.actor if by == "body" else ALL_BODIES, body_type, 0, 0])
-        g[2] += r.launched
-        g[3] += int(r.late or 0)
-    return [LateReportRow(k[0], g[0], g[1], g[2], g[3]) for k, g in sorted(groups.items())]
+    return [(r.region, r.actor, r.launched, int(r.late or 0)) for r in conn.execute(q)]
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,17 @@ Decisions:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, select
 
 from . import tables as T
+from . import tally_reads
 from .clock import as_utc
 from .persons import names_of
+from .tallies import closing_event
 
 PERSON_FIELDS = ("body_id", "acted_for", "person_id", "person", "done", "done_on_time", "done_late",
                  "on_time_share")
@@ -64,6 +66,20 @@ def persons_report(conn: Connection, *, region: str | None, start: datetime, end
     """Done tasks opened in ``[start, end)`` per (task body, acting body, person), as of ``now``;
     sorted by body, then acting body, then person (the lines without a person last)."""
     start, end, now = as_utc(start), as_utc(end), as_utc(now)
+    months = tally_reads.months_for(conn, start, end, now)
+    if months is not None:  # the month tallies (states/tallies.py), as the task rows
+        counts = {(r.body_id, *json.loads(r.detail)): [int(r.n1), int(r.n2)]
+                  for r in tally_reads.persons(conn, months, region)}
+    else:
+        counts = _scan(conn, region=region, start=start, end=end, now=now)
+    names = names_of(conn, {person for _, _, person in counts if person is not None})
+    rows = [PersonRow(body, actor, person, names.get(person, person) if person else "", done, on_time)
+            for (body, actor, person), (done, on_time) in counts.items()]
+    return sorted(rows, key=lambda p: (p.body_id, p.acted_for or "", p.person_id is None, p.person.casefold(),
+                                       p.person_id or ""))
+
+
+def _scan(conn: Connection, *, region, start, end, now) -> dict[tuple[str, str | None, str | None], list[int]]:
     t, c, e = T.tasks, T.cases, T.events
     closing = and_(e.c.case_id == t.c.case_id, e.c.at == t.c.closed_at)
     q = (select(t.c.id, t.c.key, t.c.body_id, t.c.due, t.c.closed_at, e.c.id.label("event_id"), e.c.actor,
@@ -82,23 +98,8 @@ def persons_report(conn: Connection, *, region: str | None, start: datetime, end
 
     counts: dict[tuple[str, str | None, str | None], list[int]] = {}
     for rows in candidates.values():
-        r = rows[0] if len(rows) == 1 else _closing_event(rows, effects)
+        r = rows[0] if len(rows) == 1 else closing_event(rows, effects)
         n = counts.setdefault((r.body_id, r.actor, r.person), [0, 0])
         n[0] += 1
         n[1] += int(r.closed_at <= r.due)
-    names = names_of(conn, {person for _, _, person in counts if person is not None})
-    rows = [PersonRow(body, actor, person, names.get(person, person) if person else "", done, on_time)
-            for (body, actor, person), (done, on_time) in counts.items()]
-    return sorted(rows, key=lambda p: (p.body_id, p.acted_for or "", p.person_id is None, p.person.casefold(),
-                                       p.person_id or ""))
-
-
-def _closing_event(rows: Sequence, effects: dict[int, dict]):
-    """Of the events at the task's closing instant, the one whose effects close it as done (the
-    latest when the effects cannot tell)."""
-    for r in sorted(rows, key=lambda r: r.event_id, reverse=True):
-        closed = (effects.get(r.event_id) or {}).get("tasks_closed") or []
-        if {"key": r.key, "status": "done"} in closed:
-            return r
-    return max(rows, key=lambda r: r.event_id)
-
+    return counts

@@ -11,8 +11,12 @@ Indicators (`INDICATORS`):
 - `critical_cases`: cases flagged critical and not in a final state.
 - `suicide_attempts`: suicide attempts in `[start, end)`: `suicide-response` cases launched as an
   attempt in the window, plus `repeat_attempt` events in the window.
-- `median_reaction`: median hours from opening to completion of the tasks that bodies of one type
-  (`body_type`) completed in `[start, end)`, by the body's region; `n` is the number of tasks.
+- `median_reaction`: median hours from opening to completion (each task's in tenths of an hour) of
+  the tasks that bodies of one type (`body_type`) completed in `[start, end)`, by the body's region;
+  `n` is the number of tasks.
+
+The window indicators come from the month tallies (states/tallies.py) when the window is whole
+Kazakhstan months or ends after the latest event (`tally_reads.months_for`), else from the scans.
 - `reported_late`: violence reports launched in `[start, end)` more than 24 hours after the harm was
   detected (the case's data records `reported_late: true` at launch, violence-report version 2, rule
   V2), by the case's region. Version-1 cases record nothing and never count.
@@ -22,14 +26,16 @@ case access in that region (and a median built on 1 to 4 tasks likewise).
 """
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, func, select
 
 from . import tables as T
+from . import tally_reads
 from .clock import as_utc
+from .tallies import reaction_bin
+from .tally_reads import median_of_counts
 
 INDICATORS = ("open_cases", "new_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "reported_late",
               "median_reaction")
@@ -85,6 +91,9 @@ def critical_cases(conn: Connection, registry, *, algorithm: str | None = None) 
 
 def new_cases(conn: Connection, *, start: datetime, end: datetime, algorithm: str | None = None) -> dict[str, Figure]:
     start, end = as_utc(start), as_utc(end)
+    months = tally_reads.months_for(conn, start, end)
+    if months is not None:
+        return _figures(tally_reads.launched_per_region(conn, months, column="n1", algorithm=algorithm))
     c = T.cases
     q = (select(c.c.region, func.count()).where(c.c.created_at >= start, c.c.created_at < end)
          .group_by(c.c.region))
@@ -119,8 +128,14 @@ def overdue_tasks(conn: Connection, directory, *, now: datetime, algorithm: str 
 
 def suicide_attempts(conn: Connection, *, start: datetime, end: datetime) -> dict[str, Figure]:
     start, end = as_utc(start), as_utc(end)
+    months = tally_reads.months_for(conn, start, end)
+    if months is not None:
+        counts = tally_reads.launched_per_region(conn, months, column="n4", algorithm=SUICIDE_ALGORITHM)
+        for region, n in tally_reads.repeats_per_region(conn, months, SUICIDE_ALGORITHM).items():
+            counts[region] = counts.get(region, 0) + n
+        return _figures(counts)
     c, e = T.cases, T.events
-    counts: dict[str, int] = {}
+    counts = {}
     launched = (select(c.c.region, func.count())
                 .where(c.c.algorithm == SUICIDE_ALGORITHM, c.c.created_at >= start, c.c.created_at < end,
                        c.c.data["kind"].as_string() == "attempt")
@@ -138,6 +153,9 @@ def suicide_attempts(conn: Connection, *, start: datetime, end: datetime) -> dic
 
 def reported_late(conn: Connection, *, start: datetime, end: datetime) -> dict[str, Figure]:
     start, end = as_utc(start), as_utc(end)
+    months = tally_reads.months_for(conn, start, end)
+    if months is not None:
+        return _figures(tally_reads.launched_per_region(conn, months, column="n3", algorithm=VIOLENCE_ALGORITHM))
     c = T.cases
     q = (select(c.c.region, func.count())
          .where(c.c.algorithm == VIOLENCE_ALGORITHM, c.c.created_at >= start, c.c.created_at < end,
@@ -152,13 +170,23 @@ def median_reaction(conn: Connection, directory, *, body_type: str, start: datet
     bodies = {b.id: b.region for b in directory.bodies() if b.type == body_type and b.region is not None}
     if not bodies:
         return {}
-    hours: dict[str, list[float]] = {}
-    q = (select(t.c.body_id, t.c.opened_at, t.c.closed_at)
-         .where(t.c.body_id.in_(sorted(bodies)), t.c.status == "done",
-                and_(t.c.closed_at >= start, t.c.closed_at < end)))
-    for body_id, opened, closed in conn.execute(q):
-        hours.setdefault(bodies[body_id], []).append((closed - opened).total_seconds() / 3600)
-    return {r: Figure(round(statistics.median(v), 1), len(v)) for r, v in hours.items()}
+    tenths: dict[str, dict[int, int]] = {}  # region -> hours in tenths -> tasks
+    months = tally_reads.months_for(conn, start, end)
+    if months is not None:
+        found = ((body_id, int(value), int(n)) for body_id, value, n in tally_reads.reactions(conn, months, sorted(bodies)))
+    else:
+        q = (select(t.c.body_id, t.c.opened_at, t.c.closed_at)
+             .where(t.c.body_id.in_(sorted(bodies)), t.c.status == "done",
+                    and_(t.c.closed_at >= start, t.c.closed_at < end)))
+        found = ((body_id, reaction_bin(opened, closed), 1) for body_id, opened, closed in conn.execute(q))
+    for body_id, value, n in found:
+        counts = tenths.setdefault(bodies[body_id], {})
+        counts[value] = counts.get(value, 0) + n
+    return {r: Figure(round(median_of_counts(v) / 10, 1), sum(v.values())) for r, v in tenths.items()}
+
+
+def _figures(counts: dict[str, int]) -> dict[str, Figure]:
+    return {r: Figure(n, n) for r, n in counts.items() if n}
 
 
 def region_figures(conn: Connection, registry, directory, indicator: str, *, now: datetime,

@@ -14,6 +14,7 @@ from .db import make_engine, migrate
 from .directory import Directory
 from .engine import Engine
 from .unit_of_work import Services
+from .tallies import install as install_tallies
 
 
 def open_engine(url: str | None = None, *, db: DbEngine | None = None, registry: Registry | None = None,
@@ -23,6 +24,7 @@ def open_engine(url: str | None = None, *, db: DbEngine | None = None, registry:
     """An engine on `url` (default: QORGAU_DATABASE_URL or the embedded SQLite file), migrated,
     with the bodies directory mirrored into the store and definitions pinned."""
     db = db or make_engine(url)
+    install_tallies(db)  # each transaction's tally deltas added at its commit
     if run_migrations:
         migrate(db)
     services = Services(registry=registry or Registry.load(definition_dirs),

@@ -173,6 +173,7 @@ cases = Table(
     Column("updated_at", UTC, nullable=False),
     Column("closed_at", UTC),
     Column("head_hash", String(64), nullable=False),
+    Column("tallied", JSON),  # what the case adds to `tallies` (states/tallies.py), kept by each event
 )
 Index("ix_cases_region_algorithm_state", cases.c.region, cases.c.algorithm, cases.c.state)
 
@@ -194,6 +195,7 @@ events = Table(
     Column("person", String(40)),  # the person who acted for the body (pseudonymous id; hashed with the event)
     UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
 )
+Index("ix_events_at", events.c.at)  # the latest write: when the tallies answer for `now` (states/tallies.py)
 
 tasks = Table(
     "tasks", metadata,
@@ -218,6 +220,24 @@ tasks = Table(
 )
 Index("ix_tasks_body_open", tasks.c.body_id, tasks.c.status, tasks.c.due)
 Index("ix_tasks_case_status", tasks.c.case_id, tasks.c.status)
+# Open tasks by due alone: those not yet due at `now` (the compliance report's tallies subtract them).
+Index("ix_tasks_open_due", tasks.c.due, sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"))
+
+# Pre-aggregated counts per month for the compliance report and the risk map (states/tallies.py):
+# one row per figure and key, kept by every history event's transaction.
+tallies = Table(
+    "tallies", metadata,
+    Column("figure", String(10), primary_key=True),
+    Column("month", String(7), primary_key=True),   # YYYY-MM, Kazakhstan time
+    Column("region", String(8), primary_key=True),
+    Column("algorithm", String(60), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("body_id", String(80), primary_key=True),
+    Column("kind", String(80), primary_key=True),
+    Column("detail", String(200), primary_key=True),
+    *(Column(f"n{i}", Integer, nullable=False, default=0) for i in range(1, 9)),
+    Column("last_at", UTC),  # the latest change that added to the row
+)
 
 # Escalation steps and state timers: everything the sweep must do at a moment.
 steps = Table(

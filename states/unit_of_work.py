@@ -26,6 +26,7 @@ from .periods import period_end
 from .personal_data import master_key_from_settings
 from .recipients import bound_body, resolve
 from .subordination import subordination
+from .tallies import retally
 
 
 # Statements are built once: building one per call costs more than the SQL it runs.
@@ -46,7 +47,8 @@ _SAVE_CASE = (update(T.cases).where(T.cases.c.id == bindparam("c_id"), T.cases.c
                       entered_by=bindparam("v_entered_by"), outcome=bindparam("v_outcome"),
                       critical=bindparam("v_critical"), version=bindparam("v_new"), task_seq=bindparam("v_task_seq"),
                       data=bindparam("v_data"), bindings=bindparam("v_bindings"), region=bindparam("v_region"),
-                      updated_at=bindparam("v_now"), closed_at=bindparam("v_closed_at"), head_hash=bindparam("v_hash")))
+                      updated_at=bindparam("v_now"), closed_at=bindparam("v_closed_at"), head_hash=bindparam("v_hash"),
+                      tallied=bindparam("v_tallied")))
 
 
 @dataclass
@@ -74,6 +76,7 @@ class CaseRecord:
     updated_at: datetime
     closed_at: datetime | None
     head_hash: str
+    tallied: dict[str, Any] | None = None  # its share of the tallies (states/tallies.py)
 
     @classmethod
     def from_row(cls, row) -> "CaseRecord":
@@ -394,15 +397,17 @@ class CaseChange:
             "from_state": from_state, "to_state": case.state, "effects": self.effects,
             "algorithm_version": case.algorithm_version, "prev_hash": prev, "hash": digest, "person": self.person})
         self._insert_outbox(seq, trigger)
+        tallied = retally(self.conn, case, actor=actor, trigger=trigger, data=data, person=self.person,
+                          now=self.now, effects=self.effects)
         result = self.conn.execute(_SAVE_CASE, {
             "c_id": case.id, "v_old": self.loaded_version, "v_state": case.state,
             "v_entered_at": case.state_entered_at, "v_entered_by": case.entered_by, "v_outcome": case.outcome,
             "v_critical": case.critical, "v_new": seq, "v_task_seq": case.task_seq, "v_data": case.data,
             "v_bindings": case.bindings, "v_region": case.region, "v_now": self.now,
-            "v_closed_at": case.closed_at, "v_hash": digest})
+            "v_closed_at": case.closed_at, "v_hash": digest, "v_tallied": tallied})
         if result.rowcount != 1:
             raise RuleViolation("conflict", f"case {case.ref} changed while this trigger was applied; read it again")
-        case.version, case.head_hash = seq, digest
+        case.version, case.head_hash, case.tallied = seq, digest, tallied
         return seq
 
     def _flush_tasks(self) -> None:

@@ -209,7 +209,7 @@ def test_replay_shows_the_earlier_state_and_escalation_level(engine):
 
 
 def test_the_fast_canonical_form_equals_the_hashed_one():
-    from hypothesis import given, strategies as st
+    from hypothesis import HealthCheck, given, settings, strategies as st
     from states.history import canonical, canonical_from_parts
 
     scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=20))
@@ -220,6 +220,9 @@ def test_the_fast_canonical_form_equals_the_hashed_one():
     @given(actor=st.text(max_size=12), trigger=st.text(max_size=12), data=st.dictionaries(st.text(max_size=8), values),
            effects=st.dictionaries(st.text(max_size=8), values), seq=st.integers(1, 10**6),
            source=st.one_of(st.none(), st.text(max_size=8)))
+    # Drawing these nested values is slow on a loaded 2-core machine (the health check failed there);
+    # how fast they are drawn is not what this test is about.
+    @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
     def same(actor, trigger, data, effects, seq, source):
         event = {"case": "VR-75-000001", "seq": seq, "at": "2026-04-06T05:00:00Z", "actor": actor, "trigger": trigger,
                  "data": data, "from": source, "to": "reported", "effects": effects, "algorithm": "violence-report",

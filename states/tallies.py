@@ -1,0 +1,371 @@
+"""Pre-aggregated figures for the compliance report and the risk map, kept in each change's own
+transaction.
+
+Why: the report and the map's window indicators used to scan every task, event and case of their
+window; at a national year (120,000 cases, about 900,000 tasks) that is seconds per request
+(docs/performance.md, "A national year"). Here every case keeps, in `cases.tallied`, what it adds to
+a small table of counts per month (`tallies`); each history event (`CaseChange.write_event`, the one
+way every launch, trigger, ladder step, transfer and migration is written) recomputes the case's
+share from its rows and adds the difference. So the counts are exact by construction whatever the
+change was, in the same transaction as the change (a rolled-back trigger leaves no count behind).
+
+A case's share, `contribution(...)`, is a pure function of the case row, its task rows and a few
+facts the rows do not hold (`Extras`: ladder steps per task, who closed each done task, the launch's
+actor, repeat attempts per month), which come from the events and are kept beside the share. The
+months are Kazakhstan's (UTC+5). The figures (`figure` column; `n1`.. as `MEASURES` names them):
+
+- `tasks`  month opened; region, algorithm, version of the case; body and kind of the task:
+  opened, done on time, done late, cancelled, cancelled past due, ladder steps 1/2/3 taken on it.
+- `delay`  month opened, as `tasks`, `detail` = a late task's delay in hundredths of an hour: count.
+- `reaction` month closed, the body, `detail` = a done task's hours from opening in tenths: count.
+- `person` month opened; region, body; `detail` = JSON [acting body, person] of the closing event:
+  done, done on time.
+- `launch` month launched; region, algorithm, version; `body_id` = the launch's actor: launched,
+  recording `reported_late`, reported late, suicide attempts at launch.
+- `repeat` month of a `repeat_attempt` event; region, algorithm: count.
+- `spread` month in which the case had a task opened; region, algorithm, version; `detail` = the
+  case's previous month with a task opened ('' if none): count (so the cases with a task in months
+  [a, b) are those rows of [a, b) whose `detail` is before a: a distinct count made additive).
+
+`rebuild(conn)` recomputes every case's share from the rows and the events (the migration that
+created the table ran it) and is what the tests compare the running counts with.
+"""
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, bindparam, delete, event, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import tables as T
+from .calendar import KZ_TZ
+
+TASKS, DELAY, REACTION, PERSON, LAUNCH, REPEAT, SPREAD = "tasks", "delay", "reaction", "person", "launch", "repeat", "spread"
+MEASURES = {
+    TASKS: ("opened", "on_time", "late", "cancelled", "cancelled_past_due", "esc1", "esc2", "esc3"),
+    DELAY: ("n",), REACTION: ("n",), PERSON: ("done", "on_time"),
+    LAUNCH: ("launched", "late_recorded", "reported_late", "attempts"), REPEAT: ("n",), SPREAD: ("cases",),
+}
+WIDTH = 8  # n1 .. n8
+KEY_COLUMNS = ("figure", "month", "region", "algorithm", "version", "body_id", "kind", "detail")
+N_COLUMNS = tuple(f"n{i}" for i in range(1, WIDTH + 1))
+LEVELS = {"overdue": 0, "escalation": 1, "critical": 2}  # ladder step -> index in the task's steps
+SUICIDE = "suicide-response"
+LATE_RECORD = "reported_late"
+
+
+def month_of(at: datetime) -> str:
+    return at.astimezone(KZ_TZ).strftime("%Y-%m")
+
+
+def hours(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds() / 3600
+
+
+def delay_bin(due: datetime, closed: datetime) -> int:
+    """A late task's delay in hundredths of an hour: the report's precision (its medians are of these)."""
+    return round(hours(closed, due) * 100)
+
+
+def reaction_bin(opened: datetime, closed: datetime) -> int:
+    """Hours from opening to done in tenths: the map's precision (its medians are of these)."""
+    return round(hours(closed, opened) * 10)
+
+
+@dataclass
+class Extras:
+    """What a case's share needs beyond its rows, taken from its events."""
+    steps: dict[str, list[int]] = field(default_factory=dict)            # task key -> ladder steps [1, 2, 3]
+    closer: dict[str, list[str | None]] = field(default_factory=dict)    # done task key -> [actor, person]
+    launch_actor: str = ""
+    repeats: dict[str, int] = field(default_factory=dict)               # month -> repeat attempts
+
+    def to_json(self) -> dict:
+        return {"s": self.steps, "c": self.closer, "a": self.launch_actor, "r": self.repeats}
+
+    @classmethod
+    def from_json(cls, doc: dict | None) -> "Extras":
+        doc = doc or {}
+        return cls(dict(doc.get("s", {})), dict(doc.get("c", {})), doc.get("a", ""), dict(doc.get("r", {})))
+
+
+Key = tuple  # (figure, month, region, algorithm, version, body_id, kind, detail)
+
+
+def contribution(case, tasks: Iterable, extras: Extras) -> dict[Key, list[int]]:
+    """What one case adds to the tallies: `case` has region, algorithm, algorithm_version, created_at
+    and data; `tasks` its task rows (key, kind, body_id, opened_at, due, status, closed_at)."""
+    out: dict[Key, list[int]] = {}
+    region, alg, ver = case.region, case.algorithm, case.algorithm_version
+
+    def add(key: Key, values: Iterable[int]) -> None:
+        row = out.setdefault(key, [0] * WIDTH)
+        for i, v in enumerate(values):
+            row[i] += int(v)
+
+    months = set()
+    for t in tasks:
+        month = month_of(t.opened_at)
+        months.add(month)
+        done, cancelled = t.status == "done", t.status == "cancelled"
+        past_due = t.closed_at is not None and t.closed_at > t.due
+        add((TASKS, month, region, alg, ver, t.body_id, t.kind, ""),
+            (1, done and not past_due, done and past_due, cancelled, cancelled and past_due,
+             *extras.steps.get(t.key, (0, 0, 0))))
+        if done:
+            if past_due:
+                add((DELAY, month, region, alg, ver, t.body_id, t.kind, str(delay_bin(t.due, t.closed_at))), (1,))
+            add((REACTION, month_of(t.closed_at), "", "", 0, t.body_id, "", str(reaction_bin(t.opened_at, t.closed_at))),
+                (1,))
+            add((PERSON, month, region, "", 0, t.body_id, "", json.dumps(extras.closer.get(t.key, [None, None]))),
+                (1, not past_due))
+    data = case.data or {}
+    flag = data.get(LATE_RECORD)
+    add((LAUNCH, month_of(case.created_at), region, alg, ver, extras.launch_actor, "", ""),
+        (1, flag is not None, flag is True, alg == SUICIDE and data.get("kind") == "attempt"))
+    for month, n in extras.repeats.items():
+        add((REPEAT, month, region, alg, 0, "", "", ""), (n,))
+    previous = ""
+    for month in sorted(months):
+        add((SPREAD, month, region, alg, ver, "", "", previous), (1,))
+        previous = month
+    return out
+
+
+def encode(share: dict[Key, list[int]], extras: Extras) -> dict:
+    """`cases.tallied`: the extras and the share last added (as lists: JSON has no tuples)."""
+    return {"x": extras.to_json(), "k": [[*k, v] for k, v in share.items()]}
+
+
+def decode(doc: dict | None) -> tuple[dict[Key, list[int]], Extras]:
+    if not doc:
+        return {}, Extras()
+    return {tuple(item[:-1]): item[-1] for item in doc.get("k", [])}, Extras.from_json(doc.get("x"))
+
+
+# ---------------------------------------------------------------------------------------------- on write
+
+_TASK_ROWS = select(T.tasks.c.key, T.tasks.c.kind, T.tasks.c.body_id, T.tasks.c.opened_at, T.tasks.c.due,
+                    T.tasks.c.status, T.tasks.c.closed_at).where(T.tasks.c.case_id == bindparam("c_id"))
+
+
+def retally(conn: Connection, case, *, actor: str, trigger: str, data: dict, person: str | None, now: datetime,
+            effects: dict) -> dict:
+    """After a change's rows are written (inside its transaction): the case's new share, the
+    difference added to the tallies; returns the new `cases.tallied`."""
+    before, extras = decode(case.tallied)
+    tasks = conn.execute(_TASK_ROWS, {"c_id": case.id}).all()
+    _note_event(extras, tasks, actor=actor, trigger=trigger, data=data, person=person, now=now, effects=effects,
+                algorithm=case.algorithm)
+    after = contribution(case, tasks, extras)
+    add_at_commit(conn, difference(before, after), now)
+    return encode(after, extras)
+
+
+def _note_event(extras: Extras, tasks, *, actor, trigger, data, person, now, effects, algorithm) -> None:
+    """What this event tells that the rows do not (the same reading `rebuild` makes of the history)."""
+    keys = {t.key for t in tasks}
+    if trigger == "launch" and not extras.launch_actor:
+        extras.launch_actor = actor
+    if actor == "system" and trigger in LEVELS and (data or {}).get("task") in keys:
+        steps = extras.steps.setdefault(data["task"], [0, 0, 0])
+        steps[LEVELS[trigger]] += 1
+    if trigger == "repeat_attempt" and algorithm == SUICIDE:
+        month = month_of(now)
+        extras.repeats[month] = extras.repeats.get(month, 0) + 1
+    for closed in effects.get("tasks_closed") or []:
+        if closed.get("status") == "done":
+            extras.closer[closed["key"]] = [actor, person]
+    for t in tasks:  # done without being named as closed here (opened done): this event closed it
+        if t.status == "done" and t.key not in extras.closer and t.closed_at == now:
+            extras.closer[t.key] = [actor, person]
+
+
+def difference(before: dict[Key, list[int]], after: dict[Key, list[int]]) -> dict[Key, list[int]]:
+    out = {}
+    for key in before.keys() | after.keys():
+        b, a = before.get(key, [0] * WIDTH), after.get(key, [0] * WIDTH)
+        delta = [y - x for x, y in zip(b, a)]
+        if any(delta):
+            out[key] = delta
+    return out
+
+
+# ---- the deltas of a transaction, added once at its commit
+# A sweep batch writes hundreds of events in one transaction, a trigger with a spawn two. Adding each
+# event's deltas as it is written would hold the tally rows' locks from the first event to the
+# commit, in the order the events came: two sweepers (or a sweeper and an API worker) on PostgreSQL
+# then waited on each other's rows and deadlocked (tests/test_store.py, two sweepers). So the deltas
+# wait on the connection and are added in one statement, in key order, as the transaction commits;
+# a savepoint rolled back takes its deltas with it, a rollback all of them.
+
+_INSTALLED: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+_PENDING = "qorgau_tally_pending"  # Connection.info: a stack of {key: delta}, one per open savepoint, + last_at
+
+
+def install(db: Engine) -> None:
+    """Add the deltas of each transaction of `db` at its commit (idempotent)."""
+    if db in _INSTALLED:
+        return
+    event.listen(db, "commit", _flush)
+    event.listen(db, "rollback", _discard)
+    event.listen(db, "savepoint", lambda conn, name: _stack(conn).append({}))
+    event.listen(db, "release_savepoint", _release)
+    event.listen(db, "rollback_savepoint", lambda conn, name, context: _stack(conn).pop() if len(_stack(conn)) > 1 else None)
+    _INSTALLED.add(db)
+
+
+def add_at_commit(conn: Connection, deltas: dict[Key, list[int]], now: datetime) -> None:
+    if not deltas:
+        return
+    if conn.engine not in _INSTALLED:  # a bare engine: add them now
+        apply(conn, deltas, now)
+        return
+    _merge(_stack(conn)[-1], deltas)
+    last = conn.info.get(_PENDING + "_at")
+    conn.info[_PENDING + "_at"] = now if last is None or now > last else last
+
+
+def _stack(conn: Connection) -> list[dict]:
+    return conn.info.setdefault(_PENDING, [{}])
+
+
+def _merge(into: dict, deltas: dict) -> None:
+    for key, delta in deltas.items():
+        row = into.setdefault(key, [0] * WIDTH)
+        for i, v in enumerate(delta):
+            row[i] += v
+
+
+def _release(conn: Connection, name, context) -> None:
+    stack = _stack(conn)
+    if len(stack) > 1:
+        _merge(stack[-2], stack.pop())
+
+
+def _flush(conn: Connection) -> None:
+    stack = conn.info.pop(_PENDING, None)
+    at = conn.info.pop(_PENDING + "_at", None)
+    if not stack:
+        return
+    total: dict = {}
+    for layer in stack:
+        _merge(total, layer)
+    apply(conn, {k: v for k, v in total.items() if any(v)}, at)
+
+
+def _discard(conn: Connection) -> None:
+    conn.info.pop(_PENDING, None)
+    conn.info.pop(_PENDING + "_at", None)
+
+
+def apply(conn: Connection, deltas: dict[Key, list[int]], now: datetime) -> None:
+    """Add the deltas, in key order (two transactions adding to the same rows lock them in the same
+    order: no deadlock on PostgreSQL)."""
+    if not deltas:
+        return
+    rows = [{**dict(zip(KEY_COLUMNS, key)), **dict(zip(N_COLUMNS, deltas[key])), "last_at": now}
+            for key in sorted(deltas)]
+    conn.execute(_upsert(conn.dialect.name), rows)
+
+
+_UPSERTS: dict[str, object] = {}
+
+
+def _upsert(dialect: str):
+    """INSERT .. ON CONFLICT (the key) DO UPDATE SET n = n + excluded.n (built once per dialect)."""
+    if dialect not in _UPSERTS:
+        make = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = make(T.tallies)
+        sets = {c: T.tallies.c[c] + stmt.excluded[c] for c in N_COLUMNS}
+        sets["last_at"] = func.coalesce(stmt.excluded.last_at, T.tallies.c.last_at)
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_=sets)
+    return _UPSERTS[dialect]
+
+
+# ---------------------------------------------------------------------------------------------- rebuild
+
+def rebuild(conn: Connection, *, batch: int = 2000, progress=None) -> int:
+    """Every case's share again from its rows and its history; the tallies replaced. Returns the
+    number of cases. Used by the migration that introduced the tallies, and by the tests."""
+    conn.execute(delete(T.tallies))
+    c, t, e = T.cases, T.tasks, T.events
+    total: dict[Key, list[int]] = {}
+    ids = list(conn.execute(select(c.c.id).order_by(c.c.id)).scalars())
+    for i in range(0, len(ids), batch):
+        chunk = ids[i:i + batch]
+        cases = conn.execute(select(c.c.id, c.c.region, c.c.algorithm, c.c.algorithm_version, c.c.created_at,
+                                    c.c.data).where(c.c.id.in_(chunk))).all()
+        tasks: dict[int, list] = {}
+        for row in conn.execute(select(t.c.case_id, t.c.key, t.c.kind, t.c.body_id, t.c.opened_at, t.c.due,
+                                       t.c.status, t.c.closed_at).where(t.c.case_id.in_(chunk))):
+            tasks.setdefault(row.case_id, []).append(row)
+        events: dict[int, list] = {}
+        for row in conn.execute(select(e.c.id.label("event_id"), e.c.case_id, e.c.seq, e.c.at, e.c.actor,
+                                       e.c.trigger, e.c.data, e.c.person, e.c.effects)
+                                .where(e.c.case_id.in_(chunk)).order_by(e.c.case_id, e.c.seq)):
+            events.setdefault(row.case_id, []).append(row)
+        docs = []
+        for case in cases:
+            extras = extras_from_history(case, tasks.get(case.id, []), events.get(case.id, []))
+            share = contribution(case, tasks.get(case.id, []), extras)
+            for key, values in share.items():
+                row = total.setdefault(key, [0] * WIDTH)
+                for j, v in enumerate(values):
+                    row[j] += v
+            docs.append({"c_id": case.id, "doc": encode(share, extras)})
+        if docs:
+            conn.execute(update(c).where(c.c.id == bindparam("c_id")).values(tallied=bindparam("doc")), docs)
+        if progress:
+            progress(min(i + batch, len(ids)), len(ids))
+    last = conn.execute(select(func.max(e.c.at))).scalar()
+    rows = [{**dict(zip(KEY_COLUMNS, k)), **dict(zip(N_COLUMNS, v)), "last_at": last}
+            for k, v in sorted(total.items()) if any(v)]
+    for i in range(0, len(rows), 5000):
+        conn.execute(insert(T.tallies), rows[i:i + 5000])
+    return len(ids)
+
+
+class _Row:
+    """A task row as the closing-event choice reads it (key) beside the event's columns."""
+    def __init__(self, key, event):
+        self.key, self.event_id, self.actor, self.person = key, event.event_id, event.actor, event.person
+
+
+def extras_from_history(case, tasks: list, events: list) -> Extras:
+    """The extras read from a case's history, as the scans of the report read it."""
+    extras = Extras()
+    keys = {t.key for t in tasks}
+    for ev in events:
+        if ev.seq == 1 and ev.trigger == "launch":
+            extras.launch_actor = ev.actor
+        if ev.actor == "system" and ev.trigger in LEVELS and (ev.data or {}).get("task") in keys:
+            extras.steps.setdefault(ev.data["task"], [0, 0, 0])[LEVELS[ev.trigger]] += 1
+        if ev.trigger == "repeat_attempt" and case.algorithm == SUICIDE:
+            month = month_of(ev.at)
+            extras.repeats[month] = extras.repeats.get(month, 0) + 1
+    effects = {ev.event_id: ev.effects for ev in events}
+    for task in tasks:
+        if task.status != "done":
+            continue
+        at_close = [_Row(task.key, ev) for ev in events if ev.at == task.closed_at]
+        if at_close:
+            chosen = at_close[0] if len(at_close) == 1 else closing_event(at_close, effects)
+            extras.closer[task.key] = [chosen.actor, chosen.person]
+    return extras
+
+
+def closing_event(rows: Sequence, effects: dict[int, dict]):
+    """Of the events at the task's closing instant, the one whose effects close it as done (the
+    latest when the effects cannot tell)."""
+    for r in sorted(rows, key=lambda r: r.event_id, reverse=True):
+        closed = (effects.get(r.event_id) or {}).get("tasks_closed") or []
+        if {"key": r.key, "status": "done"} in closed:
+            return r
+    return max(rows, key=lambda r: r.event_id)
+

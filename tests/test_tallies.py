@@ -1,0 +1,155 @@
+"""The month tallies (states/tallies.py): the counts each event keeps equal a rebuild from the rows
+and histories, and the compliance report and the map read from them give exactly what the scans
+give, for every window the tallies may answer; windows they may not answer are scanned."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from states import tables as T
+from states import tally_reads
+from states.calendar import KZ_TZ
+from states.compliance import compliance_summary
+from states.indicators import WINDOW_INDICATORS, region_figures
+from states.simulation import run_scenario
+from states.tallies import add_at_commit, rebuild
+
+SCENARIOS = sorted((Path(__file__).parent / "scenarios").rglob("*.yaml"))
+
+
+@pytest.fixture
+def populated(db_factory):
+    """Every scenario file run into one store: launches, fires, ladder steps, transfers, spawns,
+    migrations to version 2, plan reports; the expectations of each file are not the point here."""
+    for path in SCENARIOS:
+        run_scenario(path, db_factory)
+    engine = db_factory()
+    with engine.reader() as conn:
+        first, latest = conn.execute(select(func.min(T.events.c.at), func.max(T.events.c.at))).one()
+    assert conn is not None and latest is not None
+    return engine, first.astimezone(KZ_TZ), latest
+
+
+def _tally_rows(conn) -> dict:
+    cols = [c for c in T.tallies.c if c.name != "last_at"]
+    return {tuple(r[:8]): tuple(r[8:]) for r in conn.execute(select(*cols)) if any(r[8:])}
+
+
+def _month_starts(first: datetime, latest: datetime) -> list[datetime]:
+    out, at = [], first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while at <= latest + timedelta(days=40):
+        out.append(at)
+        at = (at + timedelta(days=32)).replace(day=1)
+    return out
+
+
+@pytest.fixture
+def scan_only(monkeypatch):
+    """Make every reader scan, as before the tallies."""
+    def use_scans():
+        monkeypatch.setattr(tally_reads, "months_for", lambda *a, **k: None)
+    return use_scans
+
+
+def test_the_counts_kept_by_each_event_equal_a_rebuild_from_the_histories(populated):
+    engine, _, _ = populated
+    with engine.db.begin() as conn:
+        kept = _tally_rows(conn)
+        shares = dict(conn.execute(select(T.cases.c.id, T.cases.c.tallied)).all())
+        assert len(kept) > 100 and all(shares.values())
+        conn.execute(update(T.cases).values(tallied=None))
+        cases = rebuild(conn)
+        assert cases == len(shares)
+        assert _tally_rows(conn) == kept
+        rebuilt = dict(conn.execute(select(T.cases.c.id, T.cases.c.tallied)).all())
+    assert {k: sorted(map(str, v["k"])) for k, v in rebuilt.items()} == \
+        {k: sorted(map(str, v["k"])) for k, v in shares.items()}
+    figures = {k[0] for k in kept}
+    assert figures == {"tasks", "delay", "reaction", "person", "launch", "repeat", "spread"}, figures
+
+
+def test_the_compliance_report_from_the_tallies_is_the_scans_report(populated, scan_only):
+    engine, first, latest = populated
+    directory = engine.svc.directory
+    months = _month_starts(first, latest)
+    now = latest + timedelta(hours=1)
+    windows = [(months[0], months[-1])] + list(zip(months, months[1:]))[:6] + [(months[0], months[3])]
+    regions = [None] + sorted(directory.regions)[:4]
+    with engine.reader() as conn:
+        assert all(tally_reads.months_for(conn, s, e, now) for s, e in windows)
+        fast = {(s, e, r, by): compliance_summary(conn, directory, region=r, start=s, end=e, now=now, by=by)
+                for s, e in windows for r in regions for by in ("body", "body_type")}
+    scan_only()
+    with engine.reader() as conn:
+        for (s, e, r, by), summary in fast.items():
+            assert summary == compliance_summary(conn, directory, region=r, start=s, end=e, now=now, by=by), (s, e, r, by)
+    whole = fast[(windows[0][0], windows[0][1], None, "body")]
+    assert whole.rows and whole.versions and whole.persons and whole.late
+    assert any(r.done_late and r.median_delay_h for r in whole.rows)
+    assert any(r.still_overdue for r in whole.rows) and any(sum(r.escalations.values()) for r in whole.rows)
+
+
+def test_the_maps_window_indicators_from_the_tallies_are_the_scans(populated, scan_only):
+    engine, first, latest = populated
+    months = _month_starts(first, latest)
+    windows = [(months[0], months[-1]), (months[1], months[4]), (months[0], latest + timedelta(days=3))]
+    body_types = sorted({b.type for b in engine.svc.directory.bodies() if b.region is not None})
+    asked = [(ind, s, e, bt) for ind in WINDOW_INDICATORS for s, e in windows
+             for bt in (body_types if ind == "median_reaction" else [None])]
+    with engine.reader() as conn:
+        assert all(tally_reads.months_for(conn, s, e) for _, s, e, _ in asked)
+        fast = {a: region_figures(conn, engine.registry, engine.svc.directory, a[0], now=latest, start=a[1],
+                                  end=a[2], body_type=a[3]) for a in asked}
+    scan_only()
+    with engine.reader() as conn:
+        for a, figures in fast.items():
+            assert figures == region_figures(conn, engine.registry, engine.svc.directory, a[0], now=latest,
+                                             start=a[1], end=a[2], body_type=a[3]), a
+    assert all(fast[(ind, months[0], months[-1], None)] for ind in ("new_cases", "suicide_attempts", "reported_late"))
+    assert any(fast[("median_reaction", months[0], months[-1], bt)] for bt in body_types)
+
+
+def test_windows_the_tallies_cannot_answer_are_scanned(populated):
+    engine, first, latest = populated
+    month = first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    after = _month_starts(first, latest)[-1]  # a month start after the latest event
+    with engine.reader() as conn:
+        assert tally_reads.months_for(conn, month, after, latest) is not None
+        assert tally_reads.months_for(conn, month + timedelta(days=1), after, latest) is None
+        # ends inside a month before the latest event: what happened after the end would count
+        assert tally_reads.months_for(conn, month, latest - timedelta(days=1, minutes=7), latest) is None
+        # a past `now`: the counts are of the store as it is now
+        assert tally_reads.months_for(conn, month, after, latest - timedelta(seconds=1)) is None
+        # ending after the latest event: nothing was opened after it, the month's end answers
+        assert tally_reads.months_for(conn, month, latest + timedelta(seconds=1), latest) is not None
+
+
+def test_a_transactions_counts_are_added_at_its_commit_and_not_after_a_rollback(engine):
+    def key(name):
+        return ("launch", "2026-04", "KZ-75", "violence-report", 2, name, "", "")
+
+    def counted():
+        with engine.reader() as conn:
+            return {r.body_id: r.n1 for r in conn.execute(select(T.tallies).where(T.tallies.c.figure == "launch"))}
+
+    now = datetime(2026, 4, 6, 10, tzinfo=KZ_TZ)
+    with engine.db.begin() as conn:
+        add_at_commit(conn, {key("kept"): [1] + [0] * 7}, now)
+        inner = conn.begin_nested()
+        add_at_commit(conn, {key("savepoint rolled back"): [1] + [0] * 7}, now)
+        inner.rollback()
+        inner = conn.begin_nested()
+        add_at_commit(conn, {key("kept"): [2] + [0] * 7, key("savepoint released"): [1] + [0] * 7}, now)
+        inner.commit()
+        assert counted() == {}  # nothing before the commit
+    assert counted() == {"kept": 3, "savepoint released": 1}
+    with pytest.raises(RuntimeError):
+        with engine.db.begin() as conn:
+            add_at_commit(conn, {key("rolled back"): [1] + [0] * 7}, now)
+            raise RuntimeError("the change failed")
+    with engine.db.begin() as conn:  # the pooled connection does not carry the rolled-back deltas on
+        add_at_commit(conn, {key("kept"): [1] + [0] * 7}, now)
+    assert counted() == {"kept": 4, "savepoint released": 1}
