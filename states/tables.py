@@ -176,6 +176,9 @@ cases = Table(
     Column("tallied", JSON),  # what the case adds to `tallies` (states/tallies.py), kept by each event
 )
 Index("ix_cases_region_algorithm_state", cases.c.region, cases.c.algorithm, cases.c.state)
+# The map's critical cases: the few flagged, without reading every case row.
+Index("ix_cases_critical", cases.c.region, cases.c.algorithm, cases.c.state, sqlite_where=text("critical = 1"),
+      postgresql_where=text("critical"))
 
 events = Table(
     "events", metadata,

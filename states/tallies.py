@@ -23,6 +23,9 @@ months are Kazakhstan's (UTC+5). The figures (`figure` column; `n1`.. as `MEASUR
 - `launch` month launched; region, algorithm, version; `body_id` = the launch's actor: launched,
   recording `reported_late`, reported late, suicide attempts at launch.
 - `repeat` month of a `repeat_attempt` event; region, algorithm: count.
+- `open`   month a still open task falls due; region and algorithm of the case, the task's body:
+  count (the map's overdue tasks: every month before the present one, plus the present month's
+  open tasks already past due, read on the open tasks' due index).
 - `spread` month in which the case had a task opened; region, algorithm, version; `detail` = the
   case's previous month with a task opened ('' if none): count (so the cases with a task in months
   [a, b) are those rows of [a, b) whose `detail` is before a: a distinct count made additive).
@@ -45,11 +48,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from . import tables as T
 from .calendar import KZ_TZ
 
-TASKS, DELAY, REACTION, PERSON, LAUNCH, REPEAT, SPREAD = "tasks", "delay", "reaction", "person", "launch", "repeat", "spread"
+TASKS, DELAY, REACTION, PERSON, LAUNCH, REPEAT, SPREAD, OPEN = ("tasks", "delay", "reaction", "person", "launch", "repeat",
+                                                                "spread", "open")
 MEASURES = {
     TASKS: ("opened", "on_time", "late", "cancelled", "cancelled_past_due", "esc1", "esc2", "esc3"),
     DELAY: ("n",), REACTION: ("n",), PERSON: ("done", "on_time"),
     LAUNCH: ("launched", "late_recorded", "reported_late", "attempts"), REPEAT: ("n",), SPREAD: ("cases",),
+    OPEN: ("n",),
 }
 WIDTH = 8  # n1 .. n8
 KEY_COLUMNS = ("figure", "month", "region", "algorithm", "version", "body_id", "kind", "detail")
@@ -117,6 +122,8 @@ def contribution(case, tasks: Iterable, extras: Extras) -> dict[Key, list[int]]:
         add((TASKS, month, region, alg, ver, t.body_id, t.kind, ""),
             (1, done and not past_due, done and past_due, cancelled, cancelled and past_due,
              *extras.steps.get(t.key, (0, 0, 0))))
+        if t.status == "open":
+            add((OPEN, month_of(t.due), region, alg, 0, t.body_id, "", ""), (1,))
         if done:
             if past_due:
                 add((DELAY, month, region, alg, ver, t.body_id, t.kind, str(delay_bin(t.due, t.closed_at))), (1,))

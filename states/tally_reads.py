@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, select
 from . import tables as T
 from .calendar import KZ_TZ
 from .clock import as_utc
-from .tallies import DELAY, LAUNCH, PERSON, REACTION, REPEAT, SPREAD, TASKS, month_of
+from .tallies import DELAY, LAUNCH, OPEN, PERSON, REACTION, REPEAT, SPREAD, TASKS, month_of
 
 _t = T.tallies
 _LATEST = select(func.max(T.events.c.at))
@@ -129,6 +129,22 @@ def reactions(conn: Connection, months, bodies: list[str]):
     q = (_window(select(_t.c.body_id, _t.c.detail, *_sums("n1")), months, REACTION)
          .where(_t.c.body_id.in_(bodies)).group_by(_t.c.body_id, _t.c.detail))
     return [r for r in conn.execute(q) if r.n1]
+
+
+def open_past_due(conn: Connection, now: datetime):
+    """(case region, algorithm, body_id, open tasks) past their due at `now`: the tallies of every
+    month before `now`'s, and this month's open tasks due before `now` on the open tasks' due index.
+    Of the present: the tallies hold each task's status now, whatever `now` is."""
+    month = month_of(now)
+    start = now.astimezone(KZ_TZ).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    before = (select(_t.c.region, _t.c.algorithm, _t.c.body_id, func.sum(_t.c.n1))
+              .where(_t.c.figure == OPEN, _t.c.month < month).group_by(_t.c.region, _t.c.algorithm, _t.c.body_id))
+    t, c = T.tasks, T.cases
+    this_month = (select(c.c.region, c.c.algorithm, t.c.body_id, func.count())
+                  .select_from(t.join(c, c.c.id == t.c.case_id))
+                  .where(t.c.status == "open", t.c.due >= as_utc(start), t.c.due < as_utc(now))
+                  .group_by(c.c.region, c.c.algorithm, t.c.body_id))
+    return [tuple(r) for r in conn.execute(before) if r[3]] + [tuple(r) for r in conn.execute(this_month)]
 
 
 def median_of_counts(counts: dict[int, int]) -> float | None:

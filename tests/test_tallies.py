@@ -13,7 +13,7 @@ from states import tables as T
 from states import tally_reads
 from states.calendar import KZ_TZ
 from states.compliance import compliance_summary
-from states.indicators import WINDOW_INDICATORS, region_figures
+from states.indicators import WINDOW_INDICATORS, overdue_tasks, overdue_tasks_scan, region_figures
 from states.simulation import run_scenario
 from states.tallies import add_at_commit, rebuild
 
@@ -68,7 +68,7 @@ def test_the_counts_kept_by_each_event_equal_a_rebuild_from_the_histories(popula
     assert {k: sorted(map(str, v["k"])) for k, v in rebuilt.items()} == \
         {k: sorted(map(str, v["k"])) for k, v in shares.items()}
     figures = {k[0] for k in kept}
-    assert figures == {"tasks", "delay", "reaction", "person", "launch", "repeat", "spread"}, figures
+    assert figures == {"tasks", "delay", "reaction", "person", "launch", "repeat", "spread", "open"}, figures
 
 
 def test_the_compliance_report_from_the_tallies_is_the_scans_report(populated, scan_only):
@@ -110,6 +110,19 @@ def test_the_maps_window_indicators_from_the_tallies_are_the_scans(populated, sc
                                              start=a[1], end=a[2], body_type=a[3]), a
     assert all(fast[(ind, months[0], months[-1], None)] for ind in ("new_cases", "suicide_attempts", "reported_late"))
     assert any(fast[("median_reaction", months[0], months[-1], bt)] for bt in body_types)
+
+
+def test_overdue_tasks_from_the_tallies_are_the_scans_at_any_moment(populated):
+    engine, first, latest = populated
+    directory = engine.svc.directory
+    moments = [first + timedelta(days=d, hours=h) for d in (3, 40, 95, 400) for h in (0, 13)] + [latest, latest + timedelta(days=60)]
+    algorithms = [None] + sorted({d.id for d in engine.registry})
+    with engine.reader() as conn:
+        for now in moments:
+            for alg in algorithms:
+                assert overdue_tasks(conn, directory, now=now, algorithm=alg) == \
+                    overdue_tasks_scan(conn, directory, now=now, algorithm=alg), (now, alg)
+        assert overdue_tasks(conn, directory, now=latest + timedelta(days=60))
 
 
 def test_windows_the_tallies_cannot_answer_are_scanned(populated):

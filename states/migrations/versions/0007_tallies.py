@@ -1,5 +1,5 @@
 """tallies: pre-aggregated counts per month for the compliance report and the risk map, kept by each
-history event (states/tallies.py); cases.tallied; indexes on events.at and open tasks' due.
+history event (states/tallies.py); cases.tallied; indexes on events.at, open tasks' due and critical cases.
 An existing store's counts are built here from its rows and histories (one pass over every case).
 
 Revision ID: 0007
@@ -35,6 +35,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tallied', sa.JSON(), nullable=True))
+        batch_op.create_index('ix_cases_critical', ['region', 'algorithm', 'state'], unique=False,
+                              sqlite_where=sa.text("critical = 1"), postgresql_where=sa.text("critical"))
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_events_at'), ['at'], unique=False)
     with op.batch_alter_table('tasks', schema=None) as batch_op:
@@ -54,5 +56,7 @@ def downgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_events_at'))
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_critical', sqlite_where=sa.text("critical = 1"),
+                            postgresql_where=sa.text("critical"))
         batch_op.drop_column('tallied')
     op.drop_table('tallies')
