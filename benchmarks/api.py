@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -156,12 +157,14 @@ def run(port: int, refs: list[tuple[str, str]], tokens: dict[str, str], clients:
     client_p99 = [pct([s[1] for s in samples if s[3] == c], 0.99) for c in range(clients)]
     return {"clients": clients, "requests": len(samples), "seconds": round(elapsed, 2),
             "requests_per_s": round(len(samples) / elapsed, 1), "p50_ms": pct(all_ms, 0.50),
-            "p99_ms": pct(all_ms, 0.99), "mean_ms": round(1000 * statistics.fmean(all_ms), 1),
+            "p95_ms": pct(all_ms, 0.95), "p99_ms": pct(all_ms, 0.99),
+            "mean_ms": round(1000 * statistics.fmean(all_ms), 1),
             "inbox": {"n": len(by["inbox"]), "p50_ms": pct(by["inbox"], 0.5), "p99_ms": pct(by["inbox"], 0.99)},
             "fire": {"n": len(by["fire"]), "p50_ms": pct(by["fire"], 0.5), "p99_ms": pct(by["fire"], 0.99)},
             # each client's own p99, lowest and highest: far apart means some connections are served
             # later than others (the server does not answer in arrival order)
-            "client_p99_ms": [min(client_p99), max(client_p99)], "errors": len(errors)}
+            "client_p99_ms": [min(client_p99), max(client_p99)], "errors": len(errors),
+            "error_statuses": {str(status): n for status, n in sorted(Counter(s[2] for s in errors).items())}}
 
 
 def main() -> None:
@@ -194,7 +197,8 @@ def main() -> None:
           f"{args.workers} worker process{'es' if args.workers > 1 else ''}): "
           f"{result['requests']} requests ({result['fire']['n']} fires, {result['inbox']['n']} inbox reads) "
           f"in {result['seconds']} s")
-    print(f"  {result['requests_per_s']} requests/s; latency p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
+    print(f"  {result['requests_per_s']} requests/s; latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
+          f"p99 {result['p99_ms']} ms "
           f"(inbox p99 {result['inbox']['p99_ms']} ms, fire p99 {result['fire']['p99_ms']} ms); "
           f"errors: {result['errors']}")
     print(f"  each client's p99 between {result['client_p99_ms'][0]} and {result['client_p99_ms'][1]} ms")

@@ -32,6 +32,9 @@ T0 = datetime(2026, 4, 6, 10, tzinfo=KZ)
 # violence-report version 2 launch data: the duty-to-report fields (detected an hour before T0).
 REPORT = {"form": "bullying", "channel": "school", "summary": "synthetic benchmark case",
           "detected_at": (T0 - timedelta(hours=1)).isoformat(), "reporter": "teacher"}
+# The sweep benchmarks' clock: the seeded steps fall due at DUE_AT and are swept at SWEEP_NOW.
+DUE_AT = T0 + timedelta(days=1)
+SWEEP_NOW = DUE_AT + timedelta(hours=1)
 
 # A realistic day of one bullying case: assessment, police and health replies, the school's decision
 # (version 2), the plan, two monitoring reviews; every fire goes through guards, tasks and the outbox.
@@ -58,25 +61,38 @@ def services():
     return Registry.load(), Directory.load(), Calendar.load()
 
 
+def launch_cases(engine, cases: int) -> list[tuple[str, dict]]:
+    """`cases` fresh violence-report cases at T0, each with its bindings (who plays which role)."""
+    school = engine.svc.directory.schools("KZ-75")[0].id
+    refs = [engine.launch("violence-report", "KZ-75", school, REPORT, now=T0).ref for _ in range(cases)]
+    return [(ref, engine.case(ref).bindings) for ref in refs]
+
+
+def story_fires(bindings: dict):
+    """The STORY's fires on one case as (trigger, body, data, now), five minutes apart."""
+    now = T0 + timedelta(minutes=30)
+    for trigger, role, data in STORY:
+        now += timedelta(minutes=5)
+        yield trigger, bindings[role], data, now
+
+
+def fire_story(engine, ref: str, bindings: dict) -> None:
+    for trigger, body, data, now in story_fires(bindings):
+        engine.fire(ref, trigger, body, data, now=now)
+
+
 def bench_fire(workdir: Path, cases: int, svc) -> float:
     registry, directory, calendar = svc
     engine = open_engine(f"sqlite:///{workdir / 'fire.sqlite'}", registry=registry, directory=directory,
                          calendar=calendar)
-    school = directory.schools("KZ-75")[0].id
-    refs = [engine.launch("violence-report", "KZ-75", school, REPORT, now=T0).ref for _ in range(cases)]
-    bindings = {ref: engine.case(ref).bindings for ref in refs}
-    fires = 0
+    launched = launch_cases(engine, cases)
     started = time.perf_counter()
-    for i, ref in enumerate(refs):
-        now = T0 + timedelta(minutes=30)
-        for trigger, role, data in STORY:
-            now += timedelta(minutes=5)
-            engine.fire(ref, trigger, bindings[ref][role], data, now=now)
-            fires += 1
-        progress("fire", i + 1, len(refs))
+    for i, (ref, bindings) in enumerate(launched):
+        fire_story(engine, ref, bindings)
+        progress("fire", i + 1, len(launched))
     elapsed = time.perf_counter() - started
     engine.db.dispose()
-    return fires / elapsed
+    return len(launched) * len(STORY) / elapsed
 
 
 def bench_floor(workdir: Path, rows: int) -> float:
@@ -129,22 +145,28 @@ def _clone_cases(engine, template_ref: str, copies: int, due_count: int, far: da
         progress("seed", start + n, copies)
 
 
-def _seeded_engine(path: Path, open_tasks: int, due: int, svc):
-    """A store with `open_tasks` open tasks (two per case), `due` of them with a step due at T0 + 1 day."""
-    registry, directory, calendar = svc
-    engine = open_engine(f"sqlite:///{path}", registry=registry, directory=directory, calendar=calendar)
-    school = directory.schools("KZ-75")[0].id
+def seed_due(engine, open_tasks: int, due: int) -> None:
+    """Fill a fresh store with `open_tasks` open tasks (two per case), `due` of them with a step due
+    at DUE_AT (one per case; every other step far later)."""
+    school = engine.svc.directory.schools("KZ-75")[0].id
     ref = engine.launch("violence-report", "KZ-75", school, {**REPORT, "summary": "synthetic"}, now=T0).ref
     with engine.db.begin() as conn:  # the template's own steps must not be due
         conn.execute(T.steps.update().values(due_at=T0 + timedelta(days=90)))
-    _clone_cases(engine, ref, open_tasks // 2 - 1, due, T0 + timedelta(days=90), T0 + timedelta(days=1))
+    _clone_cases(engine, ref, open_tasks // 2 - 1, due, T0 + timedelta(days=90), DUE_AT)
+
+
+def _seeded_engine(path: Path, open_tasks: int, due: int, svc):
+    """An SQLite store with `open_tasks` open tasks, `due` of them due at DUE_AT."""
+    registry, directory, calendar = svc
+    engine = open_engine(f"sqlite:///{path}", registry=registry, directory=directory, calendar=calendar)
+    seed_due(engine, open_tasks, due)
     return engine
 
 
 def bench_sweep(workdir: Path, open_tasks: int, due: int, svc) -> tuple[float, int]:
     engine = _seeded_engine(workdir / "sweep.sqlite", open_tasks, due, svc)
     started = time.perf_counter()
-    report = sweep(engine, now=T0 + timedelta(days=1, hours=1))
+    report = sweep(engine, now=SWEEP_NOW)
     elapsed = time.perf_counter() - started
     engine.db.dispose()
     return report.processed / elapsed, report.processed
@@ -152,11 +174,11 @@ def bench_sweep(workdir: Path, open_tasks: int, due: int, svc) -> tuple[float, i
 
 def bench_idle_sweep(workdir: Path, open_tasks: int, svc) -> float:
     engine = _seeded_engine(workdir / "idle.sqlite", open_tasks, 0, svc)
-    sweep(engine, now=T0 + timedelta(days=1))  # warm the connection and caches
+    sweep(engine, now=DUE_AT)  # warm the connection and caches
     timings = []
     for _ in range(20):
         started = time.perf_counter()
-        report = sweep(engine, now=T0 + timedelta(days=1))
+        report = sweep(engine, now=DUE_AT)
         timings.append((time.perf_counter() - started) * 1000)
         assert report.processed == 0
     engine.db.dispose()

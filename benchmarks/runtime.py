@@ -53,14 +53,21 @@ NAIVE = ("import sys; sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} 
 
 # --------------------------------------------------------------------------- the webhook sink
 
-def _sink(port: int, counter) -> None:
+def _sink(port: int, counter, duplicates) -> None:
+    seen: set[str] = set()  # idempotency keys: a key seen twice is a message delivered twice
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            key = self.headers.get("Idempotency-Key")
             with counter.get_lock():
                 counter.value += 1
+                if key is not None:
+                    if key in seen:
+                        duplicates.value += 1
+                    seen.add(key)
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -76,10 +83,15 @@ def _sink(port: int, counter) -> None:
 
 
 class Sink:
+    """A webhook in a process of its own: `count` POSTs received, `duplicates` of them carrying an
+    idempotency key it had seen before."""
+
     def __init__(self):
         self.port = free_port()
         self.count = multiprocessing.Value("l", 0)
-        self.process = multiprocessing.Process(target=_sink, args=(self.port, self.count), daemon=True)
+        self.duplicates = multiprocessing.Value("l", 0)
+        self.process = multiprocessing.Process(target=_sink, args=(self.port, self.count, self.duplicates),
+                                               daemon=True)
 
     @property
     def url(self) -> str:
