@@ -134,6 +134,8 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
     months = tally_reads.months_for(conn, start, end, now)
     if months is not None:
         _from_tallies(conn, months, group, region=region, start=start, end=end, now=now)
+        for key, figures in tally_reads.late_delays(conn, months, region, by_type=by == "body_type").items():
+            groups[key].delay_figures = figures
     else:
         _from_scan(conn, group, region=region, start=start, end=end, now=now)
     return [groups[k].row() for k in sorted(groups)]
@@ -141,7 +143,7 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
 
 def _from_tallies(conn: Connection, months, group, *, region, start, end, now) -> None:
     """The rows from the month tallies: open now = opened - done - cancelled; of those, the ones not
-    due yet (a few, on an index) are not overdue."""
+    due yet (a few, on an index) are not overdue. (The late delays' medians: the caller.)"""
     for r in tally_reads.task_groups(conn, months, region):
         g = group(r.body_id, r.kind, r.version)
         g.opened += int(r.n1)
@@ -154,9 +156,6 @@ def _from_tallies(conn: Connection, months, group, *, region, start, end, now) -
             g.escalations[level] += int(n)
     for body_id, kind, version, n in tally_reads.not_yet_due(conn, start=start, end=end, now=now, region=region):
         group(body_id, kind, version).overdue -= n
-    for r in tally_reads.late_delays(conn, months, region):
-        delays = group(r.body_id, r.kind, r.version).delays
-        delays[int(r.detail)] = delays.get(int(r.detail), 0) + int(r.n1)
 
 
 def _from_scan(conn: Connection, group, *, region, start, end, now) -> None:
@@ -233,14 +232,17 @@ class _Group:
     cancelled: int = 0
     cancelled_past_due: int = 0
     delays: dict[int, int] = field(default_factory=dict)  # late delay in hundredths of an hour -> tasks
+    delay_figures: tuple | None = None  # (median, largest, n) of `delays`, when the tallies worked them out
     escalations: dict[int, int] = field(default_factory=lambda: {1: 0, 2: 0, 3: 0})
 
     def row(self) -> ComplianceRow:
+        median, worst = self.delay_figures[:2] if self.delay_figures else \
+            (median_of_counts(self.delays), max(self.delays)) if self.delays else (None, None)
         return ComplianceRow(
             body_id=self.body_id, body_type=self.body_type, task_kind=self.kind, algorithm_version=self.version,
             opened=self.opened, done_on_time=self.on_time, done_late=self.late,
-            median_delay_h=round(median_of_counts(self.delays) / 100, 2) if self.delays else None,
-            worst_delay_h=round(max(self.delays) / 100, 2) if self.delays else None,
+            median_delay_h=round(median / 100, 2) if median is not None else None,
+            worst_delay_h=round(worst / 100, 2) if worst is not None else None,
             still_overdue=self.overdue, cancelled=self.cancelled, escalations=dict(self.escalations),
             cancelled_past_due=self.cancelled_past_due)
 

@@ -190,18 +190,18 @@ def median_reaction(conn: Connection, directory, *, body_type: str, start: datet
     bodies = {b.id: b.region for b in directory.bodies() if b.type == body_type and b.region is not None}
     if not bodies:
         return {}
-    tenths: dict[str, dict[int, int]] = {}  # region -> hours in tenths -> tasks
     months = tally_reads.months_for(conn, start, end)
     if months is not None:
-        found = ((body_id, int(value), int(n)) for body_id, value, n in tally_reads.reactions(conn, months, sorted(bodies)))
-    else:
-        q = (select(t.c.body_id, t.c.opened_at, t.c.closed_at)
-             .where(t.c.body_id.in_(sorted(bodies)), t.c.status == "done",
-                    and_(t.c.closed_at >= start, t.c.closed_at < end)))
-        found = ((body_id, reaction_bin(opened, closed), 1) for body_id, opened, closed in conn.execute(q))
-    for body_id, value, n in found:
+        return {region: Figure(round(median / 10, 1), n)
+                for region, (median, _, n) in tally_reads.reactions(conn, months, body_type).items()}
+    tenths: dict[str, dict[int, int]] = {}  # region -> hours in tenths -> tasks
+    q = (select(t.c.body_id, t.c.opened_at, t.c.closed_at)
+         .where(t.c.body_id.in_(sorted(bodies)), t.c.status == "done",
+                and_(t.c.closed_at >= start, t.c.closed_at < end)))
+    for body_id, opened, closed in conn.execute(q):
         counts = tenths.setdefault(bodies[body_id], {})
-        counts[value] = counts.get(value, 0) + n
+        value = reaction_bin(opened, closed)
+        counts[value] = counts.get(value, 0) + 1
     return {r: Figure(round(median_of_counts(v) / 10, 1), sum(v.values())) for r, v in tenths.items()}
 
 

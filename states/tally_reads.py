@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Integer, Select, cast, func, or_, select
 
 from . import tables as T
 from .calendar import KZ_TZ
@@ -63,11 +63,17 @@ def task_groups(conn: Connection, months, region: str | None):
     return [r for r in rows if r.n1]  # rows a migration or transfer emptied
 
 
-def late_delays(conn: Connection, months, region: str | None):
-    """(body_id, kind, version, delay in hundredths of an hour, tasks)."""
-    q = select(_t.c.body_id, _t.c.kind, _t.c.version, _t.c.detail, *_sums("n1"))
-    rows = conn.execute(_window(q, months, DELAY, region).group_by(_t.c.body_id, _t.c.kind, _t.c.version, _t.c.detail))
-    return [r for r in rows if r.n1]
+def late_delays(conn: Connection, months, region: str | None, *, by_type: bool = False
+                ) -> dict[tuple[str, str, int], tuple[float, int, int]]:
+    """(body_id, or its type with `by_type`, kind, version) -> (median, largest, late tasks), the
+    delays in hundredths of an hour."""
+    b = T.bodies
+    who = func.coalesce(b.c.type, "unknown") if by_type else _t.c.body_id
+    q = (select(who.label("who"), _t.c.kind, _t.c.version, cast(_t.c.detail, Integer).label("value"),
+                func.sum(_t.c.n1).label("n"))
+         .select_from(_t.outerjoin(b, b.c.id == _t.c.body_id) if by_type else _t)
+         .group_by(who, _t.c.kind, _t.c.version, _t.c.detail))
+    return medians(conn, _window(q, months, DELAY, region), ["who", "kind", "version"])
 
 
 def not_yet_due(conn: Connection, *, start: datetime, end: datetime, now: datetime, region: str | None):
@@ -124,11 +130,42 @@ def repeats_per_region(conn: Connection, months, algorithm: str) -> dict[str, in
     return {r: int(n) for r, n in conn.execute(q.group_by(_t.c.region)) if n}
 
 
-def reactions(conn: Connection, months, bodies: list[str]):
-    """(body_id, reaction in tenths of an hour, tasks) of the done tasks of `bodies` closed in the window."""
-    q = (_window(select(_t.c.body_id, _t.c.detail, *_sums("n1")), months, REACTION)
-         .where(_t.c.body_id.in_(bodies)).group_by(_t.c.body_id, _t.c.detail))
-    return [r for r in conn.execute(q) if r.n1]
+def reactions(conn: Connection, months, body_type: str) -> dict[str, tuple[float, int, int]]:
+    """Region -> (median, largest, tasks) of the hours from opening to done, in tenths, of the tasks
+    that the regional bodies of `body_type` (the store's copy of the directory) closed in the window."""
+    b = T.bodies
+    q = (select(b.c.region, cast(_t.c.detail, Integer).label("value"), func.sum(_t.c.n1).label("n"))
+         .select_from(_t.join(b, b.c.id == _t.c.body_id))
+         .where(b.c.type == body_type, b.c.region.is_not(None))
+         .group_by(b.c.region, _t.c.detail))
+    return {k[0]: v for k, v in medians(conn, _window(q, months, REACTION), ["region"]).items()}
+
+
+def medians(conn: Connection, counted: Select, groups: list[str]) -> dict[tuple, tuple[float, int, int]]:
+    """Per group of `counted` (columns *groups, `value`, `n`: how many have that value): the median
+    value (the mean of the two middle ones when even), the largest and the count. Worked out in the
+    database with running sums: a national year's values are tens of thousands of rows, the medians
+    a few hundred (docs/performance.md, "A national year")."""
+    d = counted.cte("counted")
+    part = [d.c[g] for g in groups]
+    upto = func.sum(d.c.n).over(partition_by=part, order_by=d.c.value, rows=(None, 0))
+    ranked = select(*part, d.c.value, d.c.n, upto.label("upto"),
+                    func.sum(d.c.n).over(partition_by=part).label("total")).cte("ranked")
+    r = ranked.c
+    low, high = (r.total - 1) // 2, r.total // 2  # the middle positions (0-based)
+    rows = conn.execute(select(*[r[g] for g in groups], r.value, r.n, r.upto, r.total)
+                        .where(or_((r.upto - r.n <= high) & (r.upto > low), r.upto == r.total))).all()
+    out: dict[tuple, list] = {}
+    for row in rows:
+        key, value, n, upto, total = tuple(row[:len(groups)]), row.value, int(row.n), int(row.upto), int(row.total)
+        found = out.setdefault(key, [None, None, None, total])
+        if upto - n <= (total - 1) // 2 < upto:
+            found[0] = value
+        if upto - n <= total // 2 < upto:
+            found[1] = value
+        if upto == total:
+            found[2] = value
+    return {k: ((lo + hi) / 2, top, total) for k, (lo, hi, top, total) in out.items()}
 
 
 def open_past_due(conn: Connection, now: datetime):

@@ -31,7 +31,8 @@ def upgrade() -> None:
     *(sa.Column(f'n{i}', sa.Integer(), nullable=False) for i in range(1, 9)),
     sa.Column('last_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('figure', 'month', 'region', 'algorithm', 'version', 'body_id', 'kind', 'detail',
-                            name=op.f('pk_tallies'))
+                            name=op.f('pk_tallies')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tallied', sa.JSON(), nullable=True))
