@@ -239,7 +239,6 @@ tallies = Table(
     Column("kind", String(80), primary_key=True),
     Column("detail", String(200), primary_key=True),
     *(Column(f"n{i}", Integer, nullable=False, default=0) for i in range(1, 9)),
-    Column("last_at", UTC),  # the latest change that added to the row
     sqlite_with_rowid=False,  # rows kept in key order: a month range of a figure is read in one pass
 )
 

@@ -178,6 +178,9 @@ class CaseChange:
         self.new_tasks: list[TaskRow] = []
         self.new_steps: list[dict[str, Any]] = []
         self.closed: list[dict[str, Any]] = []
+        # What the tallies' upkeep reads instead of the case's task rows (states/tallies.py `retally`).
+        self.opened_rows: list[TaskRow] = []
+        self.closed_rows: list[TaskRow] = []
         self.trigger_data: dict[str, Any] = {}
         self.chain = subordination(svc.directory, definition.spec.subordination)
         self.history = StoredHistory(conn, case)
@@ -243,6 +246,7 @@ class CaseChange:
                        serves=serves)
         self.open_tasks()[task.key] = task
         self.new_tasks.append(task)
+        self.opened_rows.append(task)
         steps = self._schedule_ladder(task)
         self._effect("tasks_opened").append({
             "key": task.key, "kind": kind, "role": role, "body": body_id, "due": iso(due), "deadline": rule,
@@ -268,6 +272,7 @@ class CaseChange:
         task.cancelled_by = by
         if not any(t is task for t in self.new_tasks):
             self.closed.append({"c_id": self.case.id, "k": key, "st": status, "at": self.now, "by": by})
+            self.closed_rows.append(task)
         self._effect("tasks_closed").append({"key": key, "status": status})
         # An ensure_completion task lives and dies with the task it serves.
         for other in list(self.open_tasks().values()):
@@ -398,7 +403,8 @@ class CaseChange:
             "algorithm_version": case.algorithm_version, "prev_hash": prev, "hash": digest, "person": self.person})
         self._insert_outbox(seq, trigger)
         tallied = retally(self.conn, case, actor=actor, trigger=trigger, data=data, person=self.person,
-                          now=self.now, effects=self.effects)
+                          now=self.now, effects=self.effects,
+                          touched=(self.opened_rows, self.closed_rows, self._tasks or {}))
         result = self.conn.execute(_SAVE_CASE, {
             "c_id": case.id, "v_old": self.loaded_version, "v_state": case.state,
             "v_entered_at": case.state_entered_at, "v_entered_by": case.entered_by, "v_outcome": case.outcome,

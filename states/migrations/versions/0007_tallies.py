@@ -29,7 +29,6 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=80), nullable=False),
     sa.Column('detail', sa.String(length=200), nullable=False),
     *(sa.Column(f'n{i}', sa.Integer(), nullable=False) for i in range(1, 9)),
-    sa.Column('last_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('figure', 'month', 'region', 'algorithm', 'version', 'body_id', 'kind', 'detail',
                             name=op.f('pk_tallies')),
     sqlite_with_rowid=False,
