@@ -20,13 +20,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-## Print the benchmark figures: engine, verification, API, migration, a national year (not part of the test suite).
+## Print the benchmark figures: engine, verification, API, migration, a national year, SQLite and PostgreSQL side by side
+## (the last needs the PostgreSQL of docs/deploy.md; not part of the test suite).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/verify.py
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/migrate.py
 	$(BIN)/python benchmarks/national_year.py --sizes 1000,2000,4000
+	$(BIN)/python benchmarks/side_by_side.py
 
 ## Screenshots of every web page at desktop and phone width into docs/screenshots/ (needs /usr/bin/chromium).
 screenshots: $(STAMP)

@@ -59,7 +59,7 @@ from states import tally_reads  # noqa: E402
 from states.db import make_engine  # noqa: E402
 from states.errors import RuleViolation  # noqa: E402
 from states.handling import Handler  # noqa: E402
-from states.indicators import INDICATORS, WINDOW_INDICATORS, region_figures  # noqa: E402
+from states.indicators import INDICATORS, WINDOW_INDICATORS, overdue_tasks_scan, region_figures  # noqa: E402
 from states.personal_data import MasterKey  # noqa: E402
 from states.queries import case_detail, inbox  # noqa: E402
 from states.reporting import CONSOLIDATING_BODY, codes_of, cycle_periods, plan_for, reporting_executors  # noqa: E402
@@ -318,6 +318,15 @@ def tally_counts(url: str, schema: str | None) -> dict:
     return {"rows": rows, "case_share_mib": round(share / 2**20, 1)}
 
 
+def table_mib(engine) -> dict[str, float]:
+    """SQLite: MiB per table and index, the largest first (what archiving would take away)."""
+    if engine.db.dialect.name != "sqlite":
+        return {}
+    with engine.db.connect() as conn:
+        rows = conn.execute(text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 10")).all()
+    return {name: round(size / 2**20, 1) for name, size in rows}
+
+
 def store_bytes(engine, schema: str | None) -> int:
     if engine.db.dialect.name == "sqlite":
         path = Path(engine.db.url.database)
@@ -336,6 +345,11 @@ def timed(call, n: int) -> list[float]:
         call(i)
         out.append((time.perf_counter() - started) * 1000)
     return out
+
+
+# The critical cases' query as it was before its partial index (`critical IS 1` is not the index's term).
+CRITICAL_BEFORE = text("SELECT region, algorithm, state, count(*) FROM cases WHERE critical IS true "
+                       "GROUP BY region, algorithm, state")
 
 
 def measure_pages(engine, rng: random.Random, n: int) -> dict[str, list[float]]:
@@ -374,6 +388,9 @@ def measure_pages(engine, rng: random.Random, n: int) -> dict[str, list[float]]:
                 max(5, few // 4))
         figures["scan: compliance report"] = timed(read(lambda c, i: compliance_summary(
             c, directory, region=None, start=YEAR_START, end=YEAR_END, now=YEAR_END)), max(5, few // 4))
+    figures["scan: map overdue_tasks"] = timed(read(lambda c, i: overdue_tasks_scan(c, directory, now=YEAR_END)),
+                                               max(5, few // 4))
+    figures["scan: map critical_cases"] = timed(read(lambda c, i: c.execute(CRITICAL_BEFORE).all()), max(5, few // 4))
     figures["_busiest_inbox"] = busiest[:1]
     return figures
 
@@ -416,6 +433,7 @@ def run_size(size: int, args, svc, stories) -> dict:
                     saved.write_text(json.dumps({"key": key.key.hex(), "walk": walked}))
             counts = store_counts(engine)
             size_bytes = store_bytes(engine, schema)
+            tables = table_mib(engine)
             make_anchor(engine, now=YEAR_END)
             started = time.perf_counter()
             with engine.reader() as conn:
@@ -431,7 +449,7 @@ def run_size(size: int, args, svc, stories) -> dict:
     return {
         "size": size, "backend": "postgresql" if args.database_url and kept is None else "sqlite",
         "reused_walk": reuse, "open_s": round(open_s, 1), **walked, "fates": dict(Counter(c.fate for c in cases)),
-        **counts, "store_mib": round(size_bytes / 2**20, 1),
+        **counts, "store_mib": round(size_bytes / 2**20, 1), "largest_mib": tables,
         "verify_s": round(verify_s, 2), "verify_events_per_s": round(report.events / verify_s),
         "verify_failures": len(report.failures) + len(report.anchor_problems),
         "verify_problems": [str(f)[:300] for f in report.failures[:3]],

@@ -24,9 +24,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from unittest import mock
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -308,28 +308,13 @@ def _deliverer(barrier, results, url, schema, warm_path) -> None:
     results.put(deliver())
 
 
-@contextmanager
-def environment(**values: str):
-    """Environment variables set for the processes started within (and restored after)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def bench_delivery(base_url, work: Path, svc, workers: int, messages: int, prefect: dict) -> dict:
     """`workers` processes draining one outbox of `messages` into the webhook sink; `prefect`: the
     environment naming the Prefect server their flow runs report to."""
     url, schema, engine = fresh_store(base_url, work, f"delivery-{workers}", svc)
     try:
         pending = fill_outbox(engine, messages)
-        with runtime_bench.Sink() as sink, environment(QORGAU_DEFAULT_CHANNELS=sink.url, **prefect):
+        with runtime_bench.Sink() as sink, mock.patch.dict(os.environ, {"QORGAU_DEFAULT_CHANNELS": sink.url, **prefect}):
             warm = [work / f"warm-{i}.sqlite" for i in range(workers)]
             barrier, results = SPAWN.Barrier(workers + 1), SPAWN.Queue()
             procs = [SPAWN.Process(target=_deliverer, args=(barrier, results, url, schema, w)) for w in warm]

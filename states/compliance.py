@@ -123,8 +123,10 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
     start, end, now = _window(start, end, now, by)
     groups: dict[tuple[str, str, int], _Group] = {}
 
+    types: dict[str, str] = {}
+
     def group(body_id: str, kind: str, v: int) -> _Group:
-        body_type = _body_type(directory, body_id)
+        body_type = types.get(body_id) or types.setdefault(body_id, _body_type(directory, body_id))
         key = (body_id if by == "body" else body_type, kind, v)
         g = groups.get(key)
         if g is None:
@@ -144,16 +146,17 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
 def _from_tallies(conn: Connection, months, group, *, region, start, end, now) -> None:
     """The rows from the month tallies: open now = opened - done - cancelled; of those, the ones not
     due yet (a few, on an index) are not overdue. (The late delays' medians: the caller.)"""
-    for r in tally_reads.task_groups(conn, months, region):
-        g = group(r.body_id, r.kind, r.version)
-        g.opened += int(r.n1)
-        g.on_time += int(r.n2)
-        g.late += int(r.n3)
-        g.cancelled += int(r.n4)
-        g.cancelled_past_due += int(r.n5)
-        g.overdue += int(r.n1) - int(r.n2) - int(r.n3) - int(r.n4)
-        for level, n in zip((1, 2, 3), (r.n6, r.n7, r.n8)):
-            g.escalations[level] += int(n)
+    for body_id, kind, version, opened, on_time, late, cancelled, past_due, *steps in \
+            tally_reads.task_groups(conn, months, region):
+        g = group(body_id, kind, version)
+        g.opened += opened
+        g.on_time += on_time
+        g.late += late
+        g.cancelled += cancelled
+        g.cancelled_past_due += past_due
+        g.overdue += opened - on_time - late - cancelled
+        for level, n in zip((1, 2, 3), steps):
+            g.escalations[level] += n
     for body_id, kind, version, n in tally_reads.not_yet_due(conn, start=start, end=end, now=now, region=region):
         group(body_id, kind, version).overdue -= n
 

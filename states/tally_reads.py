@@ -60,7 +60,7 @@ def task_groups(conn: Connection, months, region: str | None):
     """(body_id, kind, version, opened, on_time, late, cancelled, cancelled_past_due, esc1, esc2, esc3)."""
     q = select(_t.c.body_id, _t.c.kind, _t.c.version, *_sums("n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"))
     rows = conn.execute(_window(q, months, TASKS, region).group_by(_t.c.body_id, _t.c.kind, _t.c.version))
-    return [r for r in rows if r.n1]  # rows a migration or transfer emptied
+    return [(r[0], r[1], r[2], *map(int, r[3:])) for r in rows if r[3]]  # not the rows a transfer or migration emptied
 
 
 def late_delays(conn: Connection, months, region: str | None, *, by_type: bool = False
