@@ -70,9 +70,8 @@ def late_delays(conn: Connection, months, region: str | None, *, by_type: bool =
     b = T.bodies
     who = func.coalesce(b.c.type, "unknown") if by_type else _t.c.body_id
     q = (select(who.label("who"), _t.c.kind, _t.c.version, cast(_t.c.detail, Integer).label("value"),
-                func.sum(_t.c.n1).label("n"))
-         .select_from(_t.outerjoin(b, b.c.id == _t.c.body_id) if by_type else _t)
-         .group_by(who, _t.c.kind, _t.c.version, _t.c.detail))
+                _t.c.n1.label("n"))
+         .select_from(_t.outerjoin(b, b.c.id == _t.c.body_id) if by_type else _t))
     return medians(conn, _window(q, months, DELAY, region), ["who", "kind", "version"])
 
 
@@ -134,18 +133,18 @@ def reactions(conn: Connection, months, body_type: str) -> dict[str, tuple[float
     """Region -> (median, largest, tasks) of the hours from opening to done, in tenths, of the tasks
     that the regional bodies of `body_type` (the store's copy of the directory) closed in the window."""
     b = T.bodies
-    q = (select(b.c.region, cast(_t.c.detail, Integer).label("value"), func.sum(_t.c.n1).label("n"))
+    q = (select(b.c.region, cast(_t.c.detail, Integer).label("value"), _t.c.n1.label("n"))
          .select_from(_t.join(b, b.c.id == _t.c.body_id))
-         .where(b.c.type == body_type, b.c.region.is_not(None))
-         .group_by(b.c.region, _t.c.detail))
+         .where(b.c.type == body_type, b.c.region.is_not(None)))
     return {k[0]: v for k, v in medians(conn, _window(q, months, REACTION), ["region"]).items()}
 
 
 def medians(conn: Connection, counted: Select, groups: list[str]) -> dict[tuple, tuple[float, int, int]]:
-    """Per group of `counted` (columns *groups, `value`, `n`: how many have that value): the median
-    value (the mean of the two middle ones when even), the largest and the count. Worked out in the
-    database with running sums: a national year's values are tens of thousands of rows, the medians
-    a few hundred (docs/performance.md, "A national year")."""
+    """Per group of `counted` (rows of columns *groups, `value`, `n`: how many have that value; a
+    value may come in several rows, one a month): the median value (the mean of the two middle ones
+    when even), the largest and the count. Worked out in the database with running sums over the
+    rows sorted by value, one sort: a national year's values are tens of thousands of rows, the
+    medians a few hundred (docs/performance.md, "A national year")."""
     d = counted.cte("counted")
     part = [d.c[g] for g in groups]
     upto = func.sum(d.c.n).over(partition_by=part, order_by=d.c.value, rows=(None, 0))
