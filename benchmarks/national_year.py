@@ -352,7 +352,7 @@ CRITICAL_BEFORE = text("SELECT region, algorithm, state, count(*) FROM cases WHE
                        "GROUP BY region, algorithm, state")
 
 
-def measure_pages(engine, rng: random.Random, n: int) -> dict[str, list[float]]:
+def measure_pages(engine, rng: random.Random, n: int, scans: int = 5) -> dict[str, list[float]]:
     """Each read model behind a page, on its own connection per call as a request would, nothing cached."""
     registry, directory = engine.registry, engine.svc.directory
     with engine.reader() as conn:
@@ -385,12 +385,12 @@ def measure_pages(engine, rng: random.Random, n: int) -> dict[str, list[float]]:
         for indicator in WINDOW_INDICATORS:
             figures[f"scan: map {indicator}"] = timed(read(lambda c, i, ind=indicator: region_figures(
                 c, registry, directory, ind, now=YEAR_END, start=YEAR_START, end=YEAR_END, body_type="school")),
-                max(5, few // 4))
+                scans)
         figures["scan: compliance report"] = timed(read(lambda c, i: compliance_summary(
-            c, directory, region=None, start=YEAR_START, end=YEAR_END, now=YEAR_END)), max(5, few // 4))
+            c, directory, region=None, start=YEAR_START, end=YEAR_END, now=YEAR_END)), scans)
     figures["scan: map overdue_tasks"] = timed(read(lambda c, i: overdue_tasks_scan(c, directory, now=YEAR_END)),
-                                               max(5, few // 4))
-    figures["scan: map critical_cases"] = timed(read(lambda c, i: c.execute(CRITICAL_BEFORE).all()), max(5, few // 4))
+                                               scans)
+    figures["scan: map critical_cases"] = timed(read(lambda c, i: c.execute(CRITICAL_BEFORE).all()), scans)
     figures["_busiest_inbox"] = busiest[:1]
     return figures
 
@@ -441,7 +441,7 @@ def run_size(size: int, args, svc, stories) -> dict:
                 with engine.reader() as conn:
                     report = verify_all(conn, engine.registry, workers=os.cpu_count() or 1)
                 verify_s = time.perf_counter() - started
-            pages = measure_pages(engine, rng, args.requests)
+            pages = measure_pages(engine, rng, args.requests, args.scan_calls)
             engine.db.dispose()
             tallies = tally_counts(url, schema)
         finally:
@@ -505,6 +505,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=748)
     parser.add_argument("--requests", type=int, default=100, help="calls per page (map and report: a fifth, >= 20)")
     parser.add_argument("--fast-writes", action="store_true", help="SQLite without fsync (the default is durable)")
+    parser.add_argument("--scan-calls", type=int, default=5, help="calls of each read the way it was made before "
+                                                                    "the tallies (a scan: seconds at a national year)")
     parser.add_argument("--skip-verify", action="store_true", help="measure the pages only (with --reuse: the "
                                                                    "store was verified when it was walked)")
     parser.add_argument("--keep", metavar="DIR", help="keep each size's SQLite store (and its walk's figures) in DIR")
