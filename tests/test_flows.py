@@ -153,7 +153,10 @@ def test_a_crash_between_sending_and_recording_resends_with_the_same_key(engine,
 def test_failed_deliveries_retry_with_backoff_then_are_dead_lettered_and_the_coordinator_is_told(
         engine, run, monkeypatch, tmp_path):
     monkeypatch.setenv("QORGAU_DELIVERY_MAX_ATTEMPTS", "3")
-    monkeypatch.setenv("QORGAU_DELIVERY_BACKOFF", "0.3")
+    # The backoff is longer than a dispatch run on a loaded machine: with 0.3 s a slow run reached a
+    # failed row's next attempt inside the same run (attempts 2 after the first run; seen under load).
+    backoff_s = 1.5
+    monkeypatch.setenv("QORGAU_DELIVERY_BACKOFF", str(backoff_s))
     with HttpSink() as sink:
         sink.fail_paths.add("/police-down")
         monkeypatch.setenv(channels.DEFAULT_CHANNELS_ENV, sink.url("/others"))
@@ -170,9 +173,9 @@ def test_failed_deliveries_retry_with_backoff_then_are_dead_lettered_and_the_coo
             if attempt < 3:
                 r = rows[next(iter(police))]
                 assert r.status == "pending" and "503" in r.last_error
-                # the backoff (0.3 s, then 0.6 s) counts from the failed attempt, which lies inside the
+                # the backoff (1.5 s, then 3 s) counts from the failed attempt, which lies inside the
                 # run: bounded by the run's start and end, however slow the machine is
-                backoff = timedelta(seconds=0.3 * 2 ** (attempt - 1))
+                backoff = timedelta(seconds=backoff_s * 2 ** (attempt - 1))
                 assert before + backoff <= r.next_attempt_at <= after + backoff
                 time.sleep(max(0.0, (r.next_attempt_at - datetime.now(timezone.utc)).total_seconds()) + 0.1)
         rows = outbox_rows(eng)

@@ -86,7 +86,9 @@ def test_with_prefect_down_fires_commit_and_when_it_is_back_everything_missed_ha
                     t0 = time.perf_counter()
                     call()
                     took.append(time.perf_counter() - t0)
-                assert max(took) < 1.0, took
+                # No transition waits for the missing server (a connect timeout would be seconds);
+                # 2 s, not 1: a fire took 1.07 s on the loaded 2-core machine with the server up too.
+                assert max(took) < 2.0, took
                 assert engine.case(first).state == "bullying_review"  # committed
                 time.sleep(3)  # the outage goes on
                 with engine.reader() as conn:
