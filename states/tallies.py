@@ -206,8 +206,9 @@ def retally(conn: Connection, case, *, actor: str, trigger: str, data: dict, per
 
     `touched` (from `CaseChange`: the tasks it opened, the tasks it closed, its open tasks) lets the
     difference be worked out from those tasks alone, without reading the case's rows: the upkeep
-    was 60 % of a fire's CPU time when every event read all of them (docs/performance.md). A change
-    to the case itself (a transfer, a migration, what its data records) takes the whole way."""
+    added 60 % to a fire's CPU time when every event read all of them, 20 % now (docs/performance.md,
+    "Engine"). A change to the case itself (a transfer, a migration, what its data records) takes
+    the whole way."""
     before, extras = decode(case.tallied)
     if touched is not None and trigger != "migrated" and "transferred" not in effects and (before or trigger == "launch"):
         found = _touched_difference(case, before, touched, actor=actor, trigger=trigger, data=data, person=person,
