@@ -306,8 +306,7 @@ def late_reports(conn: Connection, directory, *, region: str | None, start: date
     else:
         found = _late_scan(conn, region=region, start=start, end=end, now=now)
     groups: dict[tuple[str, str], list] = {}
-    for r in found:
-        case_region, actor, launched, late = r
+    for case_region, actor, launched, late in found:
         body_type = _body_type(directory, actor)
         key = (case_region, actor if by == "body" else body_type)
         g = groups.setdefault(key, [actor if by == "body" else ALL_BODIES, body_type, 0, 0])

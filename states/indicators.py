@@ -15,12 +15,12 @@ Indicators (`INDICATORS`):
 - `median_reaction`: median hours from opening to completion (each task's in tenths of an hour) of
   the tasks that bodies of one type (`body_type`) completed in `[start, end)`, by the body's region;
   `n` is the number of tasks.
-
-The window indicators come from the month tallies (states/tallies.py) when the window is whole
-Kazakhstan months or ends after the latest event (`tally_reads.months_for`), else from the scans.
 - `reported_late`: violence reports launched in `[start, end)` more than 24 hours after the harm was
   detected (the case's data records `reported_late: true` at launch, violence-report version 2, rule
   V2), by the case's region. Version-1 cases record nothing and never count.
+
+The window indicators come from the month tallies (states/tallies.py) when the window is whole
+Kazakhstan months or ends after the latest event (`tally_reads.months_for`), else from the scans.
 
 Small counts: `disclose(figure, has_access)` shows counts from 1 to 4 as "<5" to a reader without
 case access in that region (and a median built on 1 to 4 tasks likewise).
@@ -73,7 +73,7 @@ def open_cases(conn: Connection, registry, *, algorithm: str | None = None) -> d
     for region, alg, state, n in conn.execute(q):
         if state not in finals.get(alg, ()):
             counts[region] = counts.get(region, 0) + n
-    return {r: Figure(n, n) for r, n in counts.items()}
+    return _figures(counts)
 
 
 def critical_cases(conn: Connection, registry, *, algorithm: str | None = None) -> dict[str, Figure]:
@@ -87,7 +87,7 @@ def critical_cases(conn: Connection, registry, *, algorithm: str | None = None) 
     for region, alg, state, n in conn.execute(q):
         if state not in finals.get(alg, ()):
             counts[region] = counts.get(region, 0) + n
-    return {r: Figure(n, n) for r, n in counts.items()}
+    return _figures(counts)
 
 
 def new_cases(conn: Connection, *, start: datetime, end: datetime, algorithm: str | None = None) -> dict[str, Figure]:
@@ -100,7 +100,7 @@ def new_cases(conn: Connection, *, start: datetime, end: datetime, algorithm: st
          .group_by(c.c.region))
     if algorithm:
         q = q.where(c.c.algorithm == algorithm)
-    return {r: Figure(n, n) for r, n in conn.execute(q)}
+    return _figures(dict(conn.execute(q).all()))
 
 
 def overdue_tasks(conn: Connection, directory, *, now: datetime, algorithm: str | None = None) -> dict[str, Figure]:
@@ -155,7 +155,7 @@ def suicide_attempts(conn: Connection, *, start: datetime, end: datetime) -> dic
             counts[region] = counts.get(region, 0) + n
         return _figures(counts)
     c, e = T.cases, T.events
-    counts = {}
+    counts: dict[str, int] = {}
     launched = (select(c.c.region, func.count())
                 .where(c.c.algorithm == SUICIDE_ALGORITHM, c.c.created_at >= start, c.c.created_at < end,
                        c.c.data["kind"].as_string() == "attempt")
@@ -168,7 +168,7 @@ def suicide_attempts(conn: Connection, *, start: datetime, end: datetime) -> dic
                 .group_by(c.c.region))
     for region, n in conn.execute(repeated):
         counts[region] = counts.get(region, 0) + n
-    return {r: Figure(n, n) for r, n in counts.items()}
+    return _figures(counts)
 
 
 def reported_late(conn: Connection, *, start: datetime, end: datetime) -> dict[str, Figure]:
@@ -181,7 +181,7 @@ def reported_late(conn: Connection, *, start: datetime, end: datetime) -> dict[s
          .where(c.c.algorithm == VIOLENCE_ALGORITHM, c.c.created_at >= start, c.c.created_at < end,
                 c.c.data[LATE_RECORD].as_boolean().is_(True))
          .group_by(c.c.region))
-    return {r: Figure(n, n) for r, n in conn.execute(q)}
+    return _figures(dict(conn.execute(q).all()))
 
 
 def median_reaction(conn: Connection, directory, *, body_type: str, start: datetime, end: datetime) -> dict[str, Figure]:

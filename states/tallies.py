@@ -12,7 +12,7 @@ change was, in the same transaction as the change (a rolled-back trigger leaves 
 A case's share, `contribution(...)`, is a pure function of the case row, its task rows and a few
 facts the rows do not hold (`Extras`: ladder steps per task, who closed each done task, the launch's
 actor, repeat attempts per month), which come from the events and are kept beside the share. The
-months are Kazakhstan's (UTC+5). The figures (`figure` column; `n1`.. as `MEASURES` names them):
+months are Kazakhstan's (UTC+5). The figures (`figure` column; after the colon, what `n1`, `n2`, ... count):
 
 - `tasks`  month opened; region, algorithm, version of the case; body and kind of the task:
   opened, done on time, done late, cancelled, cancelled past due, ladder steps 1/2/3 taken on it.
@@ -51,12 +51,6 @@ from .calendar import KZ_TZ
 
 TASKS, DELAY, REACTION, PERSON, LAUNCH, REPEAT, SPREAD, OPEN = ("tasks", "delay", "reaction", "person", "launch", "repeat",
                                                                 "spread", "open")
-MEASURES = {
-    TASKS: ("opened", "on_time", "late", "cancelled", "cancelled_past_due", "esc1", "esc2", "esc3"),
-    DELAY: ("n",), REACTION: ("n",), PERSON: ("done", "on_time"),
-    LAUNCH: ("launched", "late_recorded", "reported_late", "attempts"), REPEAT: ("n",), SPREAD: ("cases",),
-    OPEN: ("n",),
-}
 WIDTH = 8  # n1 .. n8
 KEY_COLUMNS = ("figure", "month", "region", "algorithm", "version", "body_id", "kind", "detail")
 N_COLUMNS = tuple(f"n{i}" for i in range(1, WIDTH + 1))
@@ -211,19 +205,13 @@ def retally(conn: Connection, case, *, actor: str, trigger: str, data: dict, per
     the whole way."""
     before, extras = decode(case.tallied)
     if touched is not None and trigger != "migrated" and "transferred" not in effects and (before or trigger == "launch"):
-        found = _touched_difference(case, before, touched, actor=actor, trigger=trigger, data=data, person=person,
-                                    now=now, effects=effects)
+        found = _touched_difference(case, before, extras, touched, actor=actor, trigger=trigger, data=data,
+                                    person=person, now=now, effects=effects)
         if found is not None:
-            deltas, noted = found
-            after = dict(before)
-            for key, delta in deltas.items():
-                row = [a + b for a, b in zip(after.get(key, [0] * WIDTH), delta)]
-                if any(row):
-                    after[key] = row
-                else:
-                    after.pop(key, None)
-            add_at_commit(conn, deltas)
-            return encode(after, noted)
+            after = {key: list(row) for key, row in before.items()}  # the stored document stays as it was
+            _merge(after, found)
+            add_at_commit(conn, found)
+            return encode({key: row for key, row in after.items() if any(row)}, extras)
     tasks = conn.execute(_TASK_ROWS, {"c_id": case.id}).all()
     _note_event(extras, {t.key for t in tasks}, tasks, actor=actor, trigger=trigger, data=data, person=person,
                 now=now, effects=effects, algorithm=case.algorithm)
@@ -232,11 +220,17 @@ def retally(conn: Connection, case, *, actor: str, trigger: str, data: dict, per
     return encode(after, extras)
 
 
-def _touched_difference(case, before: dict[Key, list[int]], touched, *, actor, trigger, data, person, now, effects):
-    """(deltas, extras) from the tasks this change touched, or None when the case itself changed."""
+def _touched_difference(case, before: dict[Key, list[int]], new: Extras, touched, *, actor, trigger, data, person,
+                        now, effects) -> dict[Key, list[int]] | None:
+    """The deltas from the tasks this change touched, `new` (the extras as stored) brought up to
+    this event; or None, `new` untouched, when the case itself changed."""
     opened, closed, open_now = touched
-    _, old = decode(case.tallied)  # fresh objects: `_note_event` replaces what it changes
-    _, new = decode(case.tallied)
+    _, old = decode(case.tallied)  # a reading of its own: `_note_event` replaces what it changes in `new`
+    old_case: dict[Key, list[int]] = {}
+    _case_part(_adder(old_case), case, old)
+    launch = next(k for k in old_case if k[0] == LAUNCH)
+    if before and before.get(launch) != old_case[launch]:
+        return None  # what the case records changed (or its region, version): the whole way
     was = {t.key: _TaskState(t.key, t.kind, t.body_id, t.opened_at, t.due, "open", None) for t in closed}
     now_ = {t.key: _TaskState(t.key, t.kind, t.body_id, t.opened_at, t.due, t.status,
                               None if t.status == "open" else now) for t in [*opened, *closed]}
@@ -248,11 +242,6 @@ def _touched_difference(case, before: dict[Key, list[int]], touched, *, actor, t
                 now=now, effects=effects, algorithm=case.algorithm)
     out: dict[Key, list[int]] = {}
     minus, plus = _adder(out, -1), _adder(out, 1)
-    old_case: dict[Key, list[int]] = {}
-    _case_part(_adder(old_case), case, old)
-    launch = next(k for k in old_case if k[0] == LAUNCH)
-    if before and before.get(launch) != old_case[launch]:
-        return None  # what the case records changed (or its region, version): the whole way
     if before:
         _case_part(minus, case, old)
     _case_part(plus, case, new)
@@ -265,7 +254,7 @@ def _touched_difference(case, before: dict[Key, list[int]], touched, *, actor, t
     if grown != months:
         _spread_part(minus, months, case)
         _spread_part(plus, grown, case)
-    return {k: v for k, v in out.items() if any(v)}, new
+    return {k: v for k, v in out.items() if any(v)}
 
 
 def _note_event(extras: Extras, keys: set[str], tasks, *, actor, trigger, data, person, now, effects, algorithm) -> None:
@@ -411,10 +400,7 @@ def rebuild(conn: Connection, *, batch: int = 2000, progress=None) -> int:
         for case in cases:
             extras = extras_from_history(case, tasks.get(case.id, []), events.get(case.id, []))
             share = contribution(case, tasks.get(case.id, []), extras)
-            for key, values in share.items():
-                row = total.setdefault(key, [0] * WIDTH)
-                for j, v in enumerate(values):
-                    row[j] += v
+            _merge(total, share)
             docs.append({"c_id": case.id, "doc": encode(share, extras)})
         if docs:
             conn.execute(update(c).where(c.c.id == bindparam("c_id")).values(tallied=bindparam("doc")), docs)
