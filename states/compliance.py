@@ -70,7 +70,7 @@ from . import tally_reads
 from .clock import as_utc
 from .compliance_persons import PERSON_FIELDS, PersonRow, persons_report
 from .tallies import delay_bin
-from .tally_reads import median_of_counts
+from .tally_reads import add_counts, median_of_counts
 
 LEVELS: dict[str, int] = {"overdue": 1, "escalation": 2, "critical": 3}
 LEVEL_NAMES: dict[int, str] = {v: k for k, v in LEVELS.items()}
@@ -136,8 +136,8 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
     months = tally_reads.months_for(conn, start, end, now)
     if months is not None:
         _from_tallies(conn, months, group, region=region, start=start, end=end, now=now)
-        for key, figures in tally_reads.late_delays(conn, months, region, by_type=by == "body_type").items():
-            groups[key].delay_figures = figures
+        for (body_id, kind, version), counts in tally_reads.late_delays(conn, months, region).items():
+            add_counts(group(body_id, kind, version).delays, counts)
     else:
         _from_scan(conn, group, region=region, start=start, end=end, now=now)
     return [groups[k].row() for k in sorted(groups)]
@@ -145,7 +145,7 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
 
 def _from_tallies(conn: Connection, months, group, *, region, start, end, now) -> None:
     """The rows from the month tallies: open now = opened - done - cancelled; of those, the ones not
-    due yet (a few, on an index) are not overdue. (The late delays' medians: the caller.)"""
+    due yet (a few, on an index) are not overdue. (The late delays: the caller.)"""
     for body_id, kind, version, opened, on_time, late, cancelled, past_due, *steps in \
             tally_reads.task_groups(conn, months, region):
         g = group(body_id, kind, version)
@@ -235,12 +235,10 @@ class _Group:
     cancelled: int = 0
     cancelled_past_due: int = 0
     delays: dict[int, int] = field(default_factory=dict)  # late delay in hundredths of an hour -> tasks
-    delay_figures: tuple | None = None  # (median, largest, n) of `delays`, when the tallies worked them out
     escalations: dict[int, int] = field(default_factory=lambda: {1: 0, 2: 0, 3: 0})
 
     def row(self) -> ComplianceRow:
-        median, worst = self.delay_figures[:2] if self.delay_figures else \
-            (median_of_counts(self.delays), max(self.delays)) if self.delays else (None, None)
+        median, worst = (median_of_counts(self.delays), max(self.delays)) if self.delays else (None, None)
         return ComplianceRow(
             body_id=self.body_id, body_type=self.body_type, task_kind=self.kind, algorithm_version=self.version,
             opened=self.opened, done_on_time=self.on_time, done_late=self.late,

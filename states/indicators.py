@@ -192,16 +192,16 @@ def median_reaction(conn: Connection, directory, *, body_type: str, start: datet
         return {}
     months = tally_reads.months_for(conn, start, end)
     if months is not None:
-        return {region: Figure(round(median / 10, 1), n)
-                for region, (median, _, n) in tally_reads.reactions(conn, months, body_type).items()}
-    tenths: dict[str, dict[int, int]] = {}  # region -> hours in tenths -> tasks
-    q = (select(t.c.body_id, t.c.opened_at, t.c.closed_at)
-         .where(t.c.body_id.in_(sorted(bodies)), t.c.status == "done",
-                and_(t.c.closed_at >= start, t.c.closed_at < end)))
-    for body_id, opened, closed in conn.execute(q):
-        counts = tenths.setdefault(bodies[body_id], {})
-        value = reaction_bin(opened, closed)
-        counts[value] = counts.get(value, 0) + 1
+        tenths = tally_reads.reactions(conn, months, bodies)  # region -> hours in tenths -> tasks
+    else:
+        tenths = {}
+        q = (select(t.c.body_id, t.c.opened_at, t.c.closed_at)
+             .where(t.c.body_id.in_(sorted(bodies)), t.c.status == "done",
+                    and_(t.c.closed_at >= start, t.c.closed_at < end)))
+        for body_id, opened, closed in conn.execute(q):
+            counts = tenths.setdefault(bodies[body_id], {})
+            value = reaction_bin(opened, closed)
+            counts[value] = counts.get(value, 0) + 1
     return {r: Figure(round(median_of_counts(v) / 10, 1), sum(v.values())) for r, v in tenths.items()}
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from states import tables as T
 from states import tally_reads
@@ -89,6 +89,24 @@ def test_the_compliance_report_from_the_tallies_is_the_scans_report(populated, s
     assert whole.rows and whole.versions and whole.persons and whole.late
     assert any(r.done_late and r.median_delay_h for r in whole.rows)
     assert any(r.still_overdue for r in whole.rows) and any(sum(r.escalations.values()) for r in whole.rows)
+
+
+def test_a_delay_no_task_holds_any_more_is_neither_a_median_nor_the_worst(populated, scan_only):
+    """A transfer moves a late task's delay to its new body and leaves the old body's row at zero: the
+    report reads only what is counted (it once took a zero row's value as the worst delay)."""
+    engine, first, latest = populated
+    directory = engine.svc.directory
+    start, end, now = _month_starts(first, latest)[0], latest + timedelta(days=40), latest + timedelta(hours=1)
+    with engine.db.begin() as conn:
+        row = conn.execute(select(T.tallies).where(T.tallies.c.figure == "delay", T.tallies.c.n1 > 0).limit(1)).one()
+        conn.execute(insert(T.tallies).values({**row._mapping, "detail": "99999999", "n1": 0}))
+    with engine.reader() as conn:
+        assert tally_reads.months_for(conn, start, end, now)
+        fast = compliance_summary(conn, directory, region=None, start=start, end=end, now=now)
+    scan_only()
+    with engine.reader() as conn:
+        assert fast == compliance_summary(conn, directory, region=None, start=start, end=end, now=now)
+    assert any(r.worst_delay_h for r in fast.rows) and all(r.worst_delay_h != 999999.99 for r in fast.rows)
 
 
 def test_the_maps_window_indicators_from_the_tallies_are_the_scans(populated, scan_only):
