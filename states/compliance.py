@@ -70,7 +70,7 @@ from . import tally_reads
 from .clock import as_utc
 from .compliance_persons import PERSON_FIELDS, PersonRow, persons_report
 from .tallies import delay_bin
-from .tally_reads import add_counts, median_of_counts
+from .tally_reads import median
 
 LEVELS: dict[str, int] = {"overdue": 1, "escalation": 2, "critical": 3}
 LEVEL_NAMES: dict[int, str] = {v: k for k, v in LEVELS.items()}
@@ -136,8 +136,8 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
     months = tally_reads.months_for(conn, start, end, now)
     if months is not None:
         _from_tallies(conn, months, group, region=region, start=start, end=end, now=now)
-        for (body_id, kind, version), counts in tally_reads.late_delays(conn, months, region).items():
-            add_counts(group(body_id, kind, version).delays, counts)
+        for (body_id, kind, version), delays in tally_reads.late_delays(conn, months, region).items():
+            group(body_id, kind, version).delays.extend(delays)
     else:
         _from_scan(conn, group, region=region, start=start, end=end, now=now)
     return [groups[k].row() for k in sorted(groups)]
@@ -202,9 +202,7 @@ def _from_scan(conn: Connection, group, *, region, start, end, now) -> None:
         g.cancelled += int(r.cancelled or 0)
         g.cancelled_past_due += int(r.cancelled_past_due or 0)
     for r in conn.execute(late):
-        delays = group(r.body_id, r.kind, r.algorithm_version).delays
-        bin_ = delay_bin(r.due, r.closed_at)
-        delays[bin_] = delays.get(bin_, 0) + 1
+        group(r.body_id, r.kind, r.algorithm_version).delays.append(delay_bin(r.due, r.closed_at))
     for r in conn.execute(steps):
         group(r.body_id, r.kind, r.algorithm_version).escalations[LEVELS[r.trigger]] += r.n
 
@@ -234,15 +232,15 @@ class _Group:
     overdue: int = 0
     cancelled: int = 0
     cancelled_past_due: int = 0
-    delays: dict[int, int] = field(default_factory=dict)  # late delay in hundredths of an hour -> tasks
+    delays: list[int] = field(default_factory=list)  # late tasks' delays in hundredths of an hour
     escalations: dict[int, int] = field(default_factory=lambda: {1: 0, 2: 0, 3: 0})
 
     def row(self) -> ComplianceRow:
-        median, worst = (median_of_counts(self.delays), max(self.delays)) if self.delays else (None, None)
+        middle, worst = (median(self.delays), max(self.delays)) if self.delays else (None, None)
         return ComplianceRow(
             body_id=self.body_id, body_type=self.body_type, task_kind=self.kind, algorithm_version=self.version,
             opened=self.opened, done_on_time=self.on_time, done_late=self.late,
-            median_delay_h=round(median / 100, 2) if median is not None else None,
+            median_delay_h=round(middle / 100, 2) if middle is not None else None,
             worst_delay_h=round(worst / 100, 2) if worst is not None else None,
             still_overdue=self.overdue, cancelled=self.cancelled, escalations=dict(self.escalations),
             cancelled_past_due=self.cancelled_past_due)

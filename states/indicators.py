@@ -36,7 +36,7 @@ from . import tables as T
 from . import tally_reads
 from .clock import as_utc
 from .tallies import reaction_bin
-from .tally_reads import median_of_counts
+from .tally_reads import median
 
 INDICATORS = ("open_cases", "new_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "reported_late",
               "median_reaction")
@@ -192,17 +192,15 @@ def median_reaction(conn: Connection, directory, *, body_type: str, start: datet
         return {}
     months = tally_reads.months_for(conn, start, end)
     if months is not None:
-        tenths = tally_reads.reactions(conn, months, bodies)  # region -> hours in tenths -> tasks
+        tenths = tally_reads.reactions(conn, months, bodies)  # region -> each task's hours in tenths
     else:
         tenths = {}
         q = (select(t.c.body_id, t.c.opened_at, t.c.closed_at)
              .where(t.c.body_id.in_(sorted(bodies)), t.c.status == "done",
                     and_(t.c.closed_at >= start, t.c.closed_at < end)))
         for body_id, opened, closed in conn.execute(q):
-            counts = tenths.setdefault(bodies[body_id], {})
-            value = reaction_bin(opened, closed)
-            counts[value] = counts.get(value, 0) + 1
-    return {r: Figure(round(median_of_counts(v) / 10, 1), sum(v.values())) for r, v in tenths.items()}
+            tenths.setdefault(bodies[body_id], []).append(reaction_bin(opened, closed))
+    return {r: Figure(round(median(v) / 10, 1), len(v)) for r, v in tenths.items()}
 
 
 def _figures(counts: dict[str, int]) -> dict[str, Figure]:

@@ -63,10 +63,10 @@ def task_groups(conn: Connection, months, region: str | None):
     return [(r[0], r[1], r[2], *map(int, r[3:])) for r in rows if r[3]]  # not the rows a transfer or migration emptied
 
 
-def late_delays(conn: Connection, months, region: str | None) -> dict[tuple[str, str, int], dict[int, int]]:
-    """(body_id, kind, version) -> {late delay in hundredths of an hour: late tasks}."""
-    return value_counts(conn, _window(select(_t.c.body_id, _t.c.kind, _t.c.version), months, DELAY, region),
-                        [_t.c.body_id, _t.c.kind, _t.c.version])
+def late_delays(conn: Connection, months, region: str | None) -> dict[tuple[str, str, int], list[int]]:
+    """(body_id, kind, version) -> the late tasks' delays in hundredths of an hour (one per task)."""
+    return values_of(conn, _window(select(_t.c.body_id, _t.c.kind, _t.c.version), months, DELAY, region),
+                     [_t.c.body_id, _t.c.kind, _t.c.version])
 
 
 def not_yet_due(conn: Connection, *, start: datetime, end: datetime, now: datetime, region: str | None):
@@ -123,39 +123,34 @@ def repeats_per_region(conn: Connection, months, algorithm: str) -> dict[str, in
     return {r: int(n) for r, n in conn.execute(q.group_by(_t.c.region)) if n}
 
 
-def reactions(conn: Connection, months, bodies: dict[str, str]) -> dict[str, dict[int, int]]:
-    """Region -> {hours from opening to done, in tenths: tasks} of the tasks that `bodies` (body_id ->
-    region) closed in the window."""
-    out: dict[str, dict[int, int]] = {}
+def reactions(conn: Connection, months, bodies: dict[str, str]) -> dict[str, list[int]]:
+    """Region -> the hours from opening to done, in tenths (one per task), of the tasks that `bodies`
+    (body_id -> region) closed in the window."""
+    out: dict[str, list[int]] = {}
     q = _window(select(_t.c.body_id), months, REACTION).where(_t.c.body_id.in_(sorted(bodies)))
-    for (body_id,), counts in value_counts(conn, q, [_t.c.body_id]).items():
-        add_counts(out.setdefault(bodies[body_id], {}), counts)
+    for (body_id,), values in values_of(conn, q, [_t.c.body_id]).items():
+        out.setdefault(bodies[body_id], []).extend(values)
     return out
 
 
-def value_counts(conn: Connection, rows: Select, groups: list) -> dict[tuple, dict[int, int]]:
-    """Per group of the tally rows `rows` selects (their columns: `groups`): how many of each value
-    (`detail`, an integer) they count. A value may come in several rows (one a month, a region).
+def values_of(conn: Connection, rows: Select, groups: list) -> dict[tuple, list[int]]:
+    """Per group of the tally rows `rows` selects (their columns: `groups`): the values they count
+    (`detail`, an integer), each as many times as counted, in no order.
 
     One text per group, made in the database (group_concat / string_agg), parsed here: a national
     year's late delays are about one row per late task (tens of thousands: the values are hundredths
     of an hour), and fetching them as rows, or working out the medians with window functions over
-    them, was most of the compliance report's time (docs/performance.md, "A national year": the
-    report's p50 at 120,000 cases). Tested against the scans in tests/test_tallies.py."""
+    them, was most of the compliance report's time (docs/performance.md, "A national year").
+    Tested against the scans in tests/test_tallies.py."""
     packed = func.aggregate_strings(_t.c.detail + " " + cast(_t.c.n1, String), " ")
-    out: dict[tuple, dict[int, int]] = {}
+    out: dict[tuple, list[int]] = {}
     for *key, text in conn.execute(rows.add_columns(packed).where(_t.c.n1 > 0).group_by(*groups)):
-        numbers = map(int, text.split(" "))
-        counts = out[tuple(key)] = {}
-        for value, n in zip(numbers, numbers):
-            counts[value] = counts.get(value, 0) + n
+        numbers = list(map(int, text.split(" ")))
+        values, counts = numbers[0::2], numbers[1::2]
+        if max(counts) > 1:  # the same value in one month and region of the group: rare
+            values = [v for v, n in zip(values, counts) for _ in range(n)]
+        out[tuple(key)] = values
     return out
-
-
-def add_counts(into: dict[int, int], counts: dict[int, int]) -> None:
-    """Adds `counts` (value -> how many) into `into`."""
-    for value, n in counts.items():
-        into[value] = into.get(value, 0) + n
 
 
 def open_past_due(conn: Connection, now: datetime):
@@ -174,16 +169,8 @@ def open_past_due(conn: Connection, now: datetime):
     return [tuple(r) for r in conn.execute(before) if r[3]] + [tuple(r) for r in conn.execute(this_month)]
 
 
-def median_of_counts(counts: dict[int, int]) -> float | None:
-    """The median of a multiset given as value -> how many (the mean of the two middle ones when even)."""
-    total = sum(counts.values())
-    if not total:
-        return None
-    middle, seen, low = (total - 1) // 2, 0, None
-    for value in sorted(counts):
-        seen += counts[value]
-        if low is None and seen > middle:
-            low = value
-        if seen > total // 2:
-            return (low + value) / 2
-    return None
+def median(values: list[int]) -> float:
+    """The median of a non-empty list of values (the mean of the two middle ones when even)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return (ordered[(len(ordered) - 1) // 2] + ordered[middle]) / 2
