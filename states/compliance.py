@@ -146,8 +146,11 @@ def compliance_report(conn: Connection, directory, *, region: str | None, start:
 def _from_tallies(conn: Connection, months, group, *, region, start, end, now) -> None:
     """The rows from the month tallies: open now = opened - done - cancelled; of those, the ones not
     due yet (a few, on an index) are not overdue. (The late delays: the caller.)"""
+    open_versions: dict[tuple[str, str], set[int]] = {}
     for body_id, kind, version, opened, on_time, late, cancelled, past_due, *steps in \
             tally_reads.task_groups(conn, months, region):
+        if opened - on_time - late - cancelled:
+            open_versions.setdefault((body_id, kind), set()).add(version)
         g = group(body_id, kind, version)
         g.opened += opened
         g.on_time += on_time
@@ -157,7 +160,8 @@ def _from_tallies(conn: Connection, months, group, *, region, start, end, now) -
         g.overdue += opened - on_time - late - cancelled
         for level, n in zip((1, 2, 3), steps):
             g.escalations[level] += n
-    for body_id, kind, version, n in tally_reads.not_yet_due(conn, start=start, end=end, now=now, region=region):
+    for body_id, kind, version, n in tally_reads.not_yet_due(conn, start=start, end=end, now=now, region=region,
+                                                             open_versions=open_versions):
         group(body_id, kind, version).overdue -= n
 
 
