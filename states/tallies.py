@@ -225,7 +225,7 @@ def _touched_difference(case, before: dict[Key, list[int]], new: Extras, touched
     """The deltas from the tasks this change touched, `new` (the extras as stored) brought up to
     this event; or None, `new` untouched, when the case itself changed."""
     opened, closed, open_now = touched
-    _, old = decode(case.tallied)  # a reading of its own: `_note_event` replaces what it changes in `new`
+    old = Extras.from_json((case.tallied or {}).get("x"))  # its own: `_note_event` replaces what it changes in `new`
     old_case: dict[Key, list[int]] = {}
     _case_part(_adder(old_case), case, old)
     launch = next(k for k in old_case if k[0] == LAUNCH)
@@ -357,21 +357,34 @@ def apply(conn: Connection, deltas: dict[Key, list[int]]) -> None:
     order: no deadlock on PostgreSQL)."""
     if not deltas:
         return
-    rows = [dict(zip(COLUMNS, (*key, *deltas[key]))) for key in sorted(deltas)]
-    conn.execute(_upsert(conn.dialect.name), rows)
-
-
-_UPSERTS: dict[str, object] = {}
+    sql, positional = _upsert_text(conn.dialect)
+    rows = [(*key, *deltas[key]) for key in sorted(deltas)]
+    conn.exec_driver_sql(sql, rows if positional else [dict(zip(COLUMNS, row)) for row in rows])
 
 
 def _upsert(dialect: str):
-    """INSERT .. ON CONFLICT (the key) DO UPDATE SET n = n + excluded.n (built once per dialect)."""
-    if dialect not in _UPSERTS:
-        make = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = make(T.tallies)
-        sets = {c: T.tallies.c[c] + stmt.excluded[c] for c in N_COLUMNS}
-        _UPSERTS[dialect] = stmt.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_=sets)
-    return _UPSERTS[dialect]
+    """INSERT .. ON CONFLICT (the key) DO UPDATE SET n = n + excluded.n."""
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(T.tallies)
+    return stmt.on_conflict_do_update(index_elements=list(KEY_COLUMNS),
+                                      set_={c: T.tallies.c[c] + stmt.excluded[c] for c in N_COLUMNS})
+
+
+_UPSERT_TEXTS: dict[str, tuple[str, bool]] = {}
+
+
+def _upsert_text(dialect) -> tuple[str, bool]:
+    """`_upsert` compiled once per dialect, run as the driver's own statement: every change's commit
+    runs it, and SQLAlchemy's handling of the construct and its parameters cost 45 - 55 µs of each
+    (5 rows, SQLite; about 3 % of a fire's 1.5 ms), where the tallies' upkeep had taken the engine
+    benchmark's fire / floor ratio to its 0.33 target or under it (docs/performance.md, "Engine").
+    tests/test_tallies.py notices when it stops saving. Returns (SQL, whether its parameters are
+    positional)."""
+    if dialect.name not in _UPSERT_TEXTS:
+        compiled = _upsert(dialect.name).compile(dialect=dialect)
+        positional = compiled.positiontup is not None
+        assert not positional or list(compiled.positiontup) == list(COLUMNS)
+        _UPSERT_TEXTS[dialect.name] = (str(compiled), positional)
+    return _UPSERT_TEXTS[dialect.name]
 
 
 # ---------------------------------------------------------------------------------------------- rebuild
