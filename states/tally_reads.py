@@ -164,11 +164,12 @@ def values_of(conn: Connection, rows: Select, groups: list) -> dict[tuple, list[
     packed = func.aggregate_strings(_t.c.detail + " " + cast(_t.c.n1, String), " ")
     out: dict[tuple, list[int]] = {}
     for *key, text in conn.execute(rows.add_columns(packed).where(_t.c.n1 > 0).group_by(*groups)):
-        numbers = list(map(int, text.split(" ")))
+        numbers = text.split(" ")
         values, counts = numbers[0::2], numbers[1::2]
-        if max(counts) > 1:  # the same value in one month and region of the group: rare
-            values = [v for v, n in zip(values, counts) for _ in range(n)]
-        out[tuple(key)] = values
+        found = list(map(int, values))
+        if counts.count("1") != len(counts):  # a value counted more than once in a month and region
+            found += [int(v) for v, n in zip(values, counts) if n != "1" for _ in range(int(n) - 1)]
+        out[tuple(key)] = found
     return out
 
 
