@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Select, String, cast, func, select
+from sqlalchemy import Connection, Select, String, case, cast, func, select
 
 from . import tables as T
 from .calendar import KZ_TZ
@@ -161,14 +161,18 @@ def values_of(conn: Connection, rows: Select, groups: list) -> dict[tuple, list[
     of an hour), and fetching them as rows, or working out the medians with window functions over
     them, was most of the compliance report's time (docs/performance.md, "A national year").
     Tested against the scans in tests/test_tallies.py."""
-    packed = func.aggregate_strings(_t.c.detail + " " + cast(_t.c.n1, String), " ")
+    # "value", or "value*n" where it is counted n > 1 times (in one month and region: few)
+    one = case((_t.c.n1 == 1, _t.c.detail), else_=_t.c.detail + "*" + cast(_t.c.n1, String))
     out: dict[tuple, list[int]] = {}
-    for *key, text in conn.execute(rows.add_columns(packed).where(_t.c.n1 > 0).group_by(*groups)):
-        numbers = text.split(" ")
-        values, counts = numbers[0::2], numbers[1::2]
-        found = list(map(int, values))
-        if counts.count("1") != len(counts):  # a value counted more than once in a month and region
-            found += [int(v) for v, n in zip(values, counts) if n != "1" for _ in range(int(n) - 1)]
+    for *key, text in conn.execute(rows.add_columns(func.aggregate_strings(one, " ")).where(_t.c.n1 > 0)
+                                   .group_by(*groups)):
+        parts = text.split(" ")
+        if "*" in text:
+            found = [int(p) for p in parts if "*" not in p]
+            for value, n in (p.split("*") for p in parts if "*" in p):
+                found += [int(value)] * int(n)
+        else:
+            found = list(map(int, parts))
         out[tuple(key)] = found
     return out
 
