@@ -62,6 +62,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from statistics import median
 
 from sqlalchemy import Connection, and_, case, func, select
 
@@ -70,7 +71,6 @@ from . import tally_reads
 from .clock import as_utc
 from .compliance_persons import PERSON_FIELDS, PersonRow, persons_report
 from .tallies import delay_bin
-from .tally_reads import median
 
 LEVELS: dict[str, int] = {"overdue": 1, "escalation": 2, "critical": 3}
 LEVEL_NAMES: dict[int, str] = {v: k for k, v in LEVELS.items()}

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import median
 
 from sqlalchemy import Connection, and_, func, select
 
@@ -36,7 +37,6 @@ from . import tables as T
 from . import tally_reads
 from .clock import as_utc
 from .tallies import reaction_bin
-from .tally_reads import median
 
 INDICATORS = ("open_cases", "new_cases", "overdue_tasks", "critical_cases", "suicide_attempts", "reported_late",
               "median_reaction")

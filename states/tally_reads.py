@@ -192,9 +192,3 @@ def open_past_due(conn: Connection, now: datetime):
                   .group_by(c.c.region, c.c.algorithm, t.c.body_id))
     return [tuple(r) for r in conn.execute(before) if r[3]] + [tuple(r) for r in conn.execute(this_month)]
 
-
-def median(values: list[int]) -> float:
-    """The median of a non-empty list of values (the mean of the two middle ones when even)."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return (ordered[(len(ordered) - 1) // 2] + ordered[middle]) / 2
